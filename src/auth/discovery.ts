@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+const Metadata = z.object({ issuer: z.string(), jwks_uri: z.string().url() });
+
+/**
+ * Finds the issuer's `jwks_uri`: RFC 8414 metadata first, then OpenID Connect
+ * discovery. Both well-known locations are tried in their path-insertion
+ * (RFC 8414 §3.1) and path-appended forms so issuers with a path work too.
+ */
+export async function discoverJwksUri(issuer: string, timeoutMs = 5_000): Promise<string> {
+  const failures: string[] = [];
+  for (const url of metadataUrls(issuer)) {
+    try {
+      const res = await fetch(url, {
+        headers: { accept: "application/json" },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!res.ok) {
+        failures.push(`${url}: HTTP ${res.status}`);
+        continue;
+      }
+      const metadata = Metadata.safeParse(await res.json());
+      if (!metadata.success) {
+        failures.push(`${url}: no valid issuer and jwks_uri`);
+        continue;
+      }
+      if (metadata.data.issuer.replace(/\/+$/, "") !== issuer) {
+        failures.push(`${url}: names issuer ${metadata.data.issuer}, not ${issuer}`);
+        continue;
+      }
+      return metadata.data.jwks_uri;
+    } catch (error) {
+      failures.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(`could not discover jwks_uri for ${issuer} (${failures.join("; ")})`);
+}
+
+function metadataUrls(issuer: string): string[] {
+  const { origin, pathname } = new URL(issuer);
+  const path = pathname.replace(/\/+$/, "");
+  const urls = [
+    `${origin}/.well-known/oauth-authorization-server${path}`,
+    `${origin}/.well-known/openid-configuration${path}`,
+    `${origin}${path}/.well-known/openid-configuration`,
+  ];
+  return [...new Set(urls)];
+}

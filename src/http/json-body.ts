@@ -1,0 +1,44 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import { RpcError, sendRpcError } from "./json-rpc-error.js";
+
+/** Large enough for Render's 4 MB task arguments inside a JSON-RPC envelope. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Parses JSON bodies up to MAX_BODY_BYTES, answering oversized or malformed
+ * ones with the JSON-RPC error a client expects instead of express's HTML.
+ * Other content types are left unparsed for the transport to refuse (415).
+ */
+export const jsonBody = [
+  express.json({ limit: MAX_BODY_BYTES, strict: false }),
+  (error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const type = (error as { type?: string } | undefined)?.type;
+    switch (type) {
+      case "entity.too.large":
+        sendRpcError(
+          res,
+          413,
+          RpcError.InvalidRequest,
+          `Request body exceeds ${MAX_BODY_BYTES} bytes`,
+        );
+        return;
+      case "entity.parse.failed":
+        sendRpcError(res, 400, RpcError.ParseError, "Parse error: the body is not valid JSON");
+        return;
+      case "encoding.unsupported":
+      case "charset.unsupported":
+        sendRpcError(
+          res,
+          415,
+          RpcError.InvalidRequest,
+          "Unsupported body encoding or charset: send UTF-8 JSON",
+        );
+        return;
+      case "request.aborted":
+        res.status(400).end();
+        return;
+      default:
+        next(error);
+    }
+  },
+];

@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ALL_SCOPES,
+  PRM_URL,
+  PUBLIC_URL,
+  postMcp,
+  RESOURCE,
+  rpcMessages,
+  type Stack,
+  startStack,
+  toolCall,
+} from "./helpers/stack.js";
+
+let stack: Stack;
+let auth: { authorization: string };
+beforeAll(async () => {
+  stack = await startStack();
+  auth = { authorization: `Bearer ${await stack.issuer.sign()}` };
+});
+afterAll(() => stack?.close());
+
+describe("public endpoints", () => {
+  it("GET /healthz answers 200 without a token", async () => {
+    const res = await fetch(`${stack.server.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it.each(["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"])(
+    "GET %s is RFC 9728 metadata, CORS-readable",
+    async (path) => {
+      const res = await fetch(`${stack.server.url}${path}`, {
+        headers: { origin: "https://claude.ai" },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(await res.json()).toEqual({
+        resource: RESOURCE,
+        authorization_servers: [stack.issuer.issuer],
+        scopes_supported: ALL_SCOPES.split(" "),
+        bearer_methods_supported: ["header"],
+        resource_name: "workflows-mcp",
+      });
+    },
+  );
+
+  it("the metadata URL in challenges is the path-inserted one", () => {
+    expect(PRM_URL).toBe(`${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp`);
+  });
+
+  it("an unknown path is a JSON 404", async () => {
+    const res = await fetch(`${stack.server.url}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      error: "not_found",
+      error_description: "No route for GET /nope",
+    });
+  });
+});
+
+describe("/mcp methods", () => {
+  it.each(["GET", "DELETE", "PUT"])("%s answers 405 with Allow: POST", async (method) => {
+    const res = await fetch(`${stack.server.url}/mcp`, { method, headers: auth });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+    expect(await res.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: -32000,
+        message: "Method not allowed: this stateless endpoint takes POST only",
+      },
+    });
+  });
+});
+
+describe("bad requests get the right 4xx and a JSON-RPC error", () => {
+  it("malformed JSON: 400 parse error", async () => {
+    const res = await postMcp(stack.server.url, '{"jsonrpc": "2.0", "id": 1,', auth);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32700, message: "Parse error: the body is not valid JSON" },
+    });
+  });
+
+  it("an oversized body: 413", async () => {
+    const big = JSON.stringify(
+      toolCall("start_task_run", { task: "echo", input: ["x".repeat(6 * 1024 * 1024)] }),
+    );
+    const res = await postMcp(stack.server.url, big, auth);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32600, message: "Request body exceeds 5242880 bytes" },
+    });
+  });
+
+  it("valid JSON that is not JSON-RPC: 400", async () => {
+    const res = await postMcp(stack.server.url, { hello: "world" }, auth);
+    expect(res.status).toBe(400);
+    const body = await res.json();
+    expect(body.error.code).toBe(-32700);
+    expect(body.error.message).toMatch(/Invalid JSON-RPC message/);
+  });
+
+  it("wrong Content-Type: 415", async () => {
+    const res = await fetch(`${stack.server.url}/mcp`, {
+      method: "POST",
+      headers: {
+        ...auth,
+        "content-type": "text/plain",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify(toolCall("whoami")),
+    });
+    expect(res.status).toBe(415);
+    expect((await res.json()).error.message).toBe(
+      "Unsupported Media Type: Content-Type must be application/json",
+    );
+  });
+
+  it("an Accept without text/event-stream: 406", async () => {
+    const res = await postMcp(stack.server.url, toolCall("whoami"), {
+      ...auth,
+      accept: "application/json",
+    });
+    expect(res.status).toBe(406);
+    expect((await res.json()).error.message).toMatch(/Not Acceptable/);
+  });
+
+  it("an unknown tool: a JSON-RPC error naming it, status 200", async () => {
+    const res = await postMcp(stack.server.url, toolCall("drop_database"), auth);
+    expect(res.status).toBe(200);
+    const [message] = await rpcMessages(res);
+    expect(message).toMatchObject({ id: 1 });
+    expect(JSON.stringify(message)).toContain("drop_database");
+  });
+
+  it("wrong argument types: a tool error, not a crash", async () => {
+    const res = await postMcp(stack.server.url, toolCall("get_task_run", { id: 42 }), auth);
+    expect(res.status).toBe(200);
+    const [message] = await rpcMessages(res);
+    const result = message?.result as
+      | { isError?: boolean; content: { text: string }[] }
+      | undefined;
+    const error = message?.error as { message: string } | undefined;
+    expect(result?.isError === true || error !== undefined).toBe(true);
+    expect(JSON.stringify(message)).toMatch(/id/);
+    expect(JSON.stringify(message)).not.toMatch(/\bat .*\.js:\d+/);
+  });
+});
+
+describe("Origin (DNS rebinding protection)", () => {
+  it("refuses a foreign Origin with 403", async () => {
+    const res = await postMcp(stack.server.url, toolCall("whoami"), {
+      ...auth,
+      origin: "http://evil.test",
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: -32003,
+        message: "Origin http://evil.test is not allowed (see ALLOWED_ORIGINS)",
+      },
+    });
+  });
+
+  it("accepts the server's own origin, with CORS headers for the browser", async () => {
+    const res = await postMcp(stack.server.url, toolCall("whoami"), {
+      ...auth,
+      origin: PUBLIC_URL,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe(PUBLIC_URL);
+    expect(res.headers.get("access-control-expose-headers")).toBe(
+      "WWW-Authenticate,Mcp-Protocol-Version",
+    );
+  });
+
+  it("answers a preflight from an allowed origin", async () => {
+    const res = await fetch(`${stack.server.url}/mcp`, {
+      method: "OPTIONS",
+      headers: { origin: PUBLIC_URL, "access-control-request-method": "POST" },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe(PUBLIC_URL);
+  });
+
+  it("accepts requests without Origin (curl, servers)", async () => {
+    const res = await postMcp(stack.server.url, toolCall("whoami"), auth);
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("request logs", () => {
+  it("one line per request with the decision, and never the token", async () => {
+    const token = await stack.issuer.sign({
+      sub: "log-subject",
+      client_id: "log-client",
+      scope: "workflows:read",
+    });
+    await postMcp(stack.server.url, toolCall("list_tasks"), { authorization: `Bearer ${token}` });
+    await postMcp(stack.server.url, toolCall("start_task_run", { task: "echo" }), {
+      authorization: `Bearer ${token}`,
+    });
+    await waitFor(() => stack.server.logs.filter((l) => l.subject === "log-subject").length === 2);
+    const lines = stack.server.logs.filter((l) => l.subject === "log-subject");
+    expect(lines[0]).toMatchObject({
+      msg: "request",
+      method: "POST",
+      path: "/mcp",
+      status: 200,
+      rpcMethod: "tools/call",
+      tool: "list_tasks",
+      clientId: "log-client",
+      auth: "authenticated",
+    });
+    expect(typeof lines[0]?.durationMs).toBe("number");
+    expect(lines[1]).toMatchObject({
+      status: 403,
+      tool: "start_task_run",
+      auth: "insufficient_scope",
+    });
+    const everything = stack.server.output.join("\n");
+    expect(everything).not.toContain(token);
+    expect(everything).not.toContain(token.split(".")[2]);
+    expect(everything.toLowerCase()).not.toContain("bearer ey");
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,31 @@
+import { z } from "zod";
+import { defineTool } from "../src/mcp/tool.js";
+import { TaskRun } from "../src/workflows/run.js";
+
+export default defineTool({
+  name: "cancel_task_run",
+  title: "Cancel a task run",
+  description:
+    "Cancels a task run and the subtask runs it started. Idempotent: a run that already finished is left as it is and reported so.",
+  scopes: ["workflows:cancel"],
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: true,
+    openWorldHint: true,
+  },
+  input: { id: z.string().min(1).describe("The run's id, e.g. trn-…") },
+  output: {
+    run: TaskRun,
+    already_finished: z
+      .boolean()
+      .describe("True when the run had already finished; nothing was changed"),
+  },
+  async handler({ id }, { backend }) {
+    const { run, alreadyFinished } = await backend.cancelRun(id);
+    const text = alreadyFinished
+      ? `Run ${id} had already finished (${run.status}); nothing to cancel`
+      : `Run ${id} is ${run.status}`;
+    return { structuredContent: { run, already_finished: alreadyFinished }, text };
+  },
+});

@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { describeRun } from "../src/mcp/format.js";
+import { waitSeconds } from "../src/mcp/inputs.js";
+import { defineTool } from "../src/mcp/tool.js";
+import { TaskRun } from "../src/workflows/run.js";
+
+export default defineTool({
+  name: "get_task_run",
+  title: "Get a task run",
+  description:
+    "Shows a task run: status, input, result (results[0]) or error, attempts and its place in a chain of runs. Set wait_seconds to wait for it to finish.",
+  scopes: ["workflows:read"],
+  annotations: {
+    readOnlyHint: true,
+    destructiveHint: false,
+    idempotentHint: true,
+    openWorldHint: true,
+  },
+  input: {
+    id: z.string().min(1).describe("The run's id, e.g. trn-…"),
+    wait_seconds: waitSeconds,
+  },
+  output: { run: TaskRun },
+  async handler({ id, wait_seconds }, { backend, waitForRun }) {
+    const run = wait_seconds > 0 ? await waitForRun(id, wait_seconds) : await backend.getRun(id);
+    return { structuredContent: { run }, text: describeRun(run) };
+  },
+});

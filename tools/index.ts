@@ -1,0 +1,19 @@
+import type { ToolDefinition } from "../src/mcp/tool.js";
+import cancelTaskRun from "./cancel-task-run.js";
+import getTaskRun from "./get-task-run.js";
+import getTaskRunLogs from "./get-task-run-logs.js";
+import listTaskRuns from "./list-task-runs.js";
+import listTasks from "./list-tasks.js";
+import startTaskRun from "./start-task-run.js";
+import whoami from "./whoami.js";
+
+/** Every tool the server exposes. Add a file beside this one and list it here. */
+export const tools: readonly ToolDefinition[] = [
+  whoami,
+  listTasks,
+  startTaskRun,
+  getTaskRun,
+  listTaskRuns,
+  cancelTaskRun,
+  getTaskRunLogs,
+];

@@ -1,0 +1,26 @@
+import { z } from "zod";
+import { defineTool } from "../src/mcp/tool.js";
+import { TaskInfo } from "../src/workflows/run.js";
+
+export default defineTool({
+  name: "list_tasks",
+  title: "List tasks",
+  description:
+    "Lists the workflow tasks that can be run, with their descriptions and the shape of their input (an array of positional arguments).",
+  scopes: ["workflows:read"],
+  annotations: {
+    readOnlyHint: true,
+    destructiveHint: false,
+    idempotentHint: true,
+    openWorldHint: true,
+  },
+  input: {},
+  output: { tasks: z.array(TaskInfo) },
+  async handler(_input, { backend }) {
+    const tasks = await backend.listTasks();
+    return {
+      structuredContent: { tasks },
+      text: `${tasks.length} tasks: ${tasks.map((t) => t.name).join(", ")}`,
+    };
+  },
+});
