@@ -31,8 +31,6 @@ export function createApp({
 }: AppOptions) {
   const app = express();
   app.disable("x-powered-by");
-  // Render and most hosts terminate TLS in front of the service.
-  app.set("trust proxy", true);
   app.use(requestLog(logger));
 
   app.get("/healthz", (_req, res) => {

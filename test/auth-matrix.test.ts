@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicJwkOf } from "./helpers/issuer.js";
 import {
   ALL_SCOPES,
+  errorBody,
   PRM_URL,
   postMcp,
   RESOURCE,
@@ -64,7 +65,7 @@ const INVALID: [string, () => Promise<string>, string][] = [
     () => stack.issuer.sign({}, { header: { kid: "no-such-key" } }),
     "token key id matches no key of the issuer",
   ],
-  ["alg none", () => unsignedToken(), "token signing algorithm is not allowed"],
+  ["alg none", async () => unsignedToken(), "token signing algorithm is not allowed"],
   [
     "HS256 keyed with the public key",
     () => hs256WithPublicKey(),
@@ -164,7 +165,7 @@ describe("scope challenge", () => {
     ];
     const res = await postMcp(stack.server.url, batch, { authorization: `Bearer ${token}` });
     expect(res.status).toBe(403);
-    expect((await res.json()).id).toBe(2);
+    expect((await errorBody(res)).id).toBe(2);
     const client = await stack.connect();
     const runs = await client.callTool({ name: "list_task_runs", arguments: { task: "echo" } });
     const echoed = (runs.structuredContent as { runs: { input: unknown }[] }).runs;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ALL_SCOPES,
+  errorBody,
   PRM_URL,
   PUBLIC_URL,
   postMcp,
@@ -101,7 +102,7 @@ describe("bad requests get the right 4xx and a JSON-RPC error", () => {
   it("valid JSON that is not JSON-RPC: 400", async () => {
     const res = await postMcp(stack.server.url, { hello: "world" }, auth);
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = await errorBody(res);
     expect(body.error.code).toBe(-32700);
     expect(body.error.message).toMatch(/Invalid JSON-RPC message/);
   });
@@ -117,7 +118,7 @@ describe("bad requests get the right 4xx and a JSON-RPC error", () => {
       body: JSON.stringify(toolCall("whoami")),
     });
     expect(res.status).toBe(415);
-    expect((await res.json()).error.message).toBe(
+    expect((await errorBody(res)).error.message).toBe(
       "Unsupported Media Type: Content-Type must be application/json",
     );
   });
@@ -128,7 +129,7 @@ describe("bad requests get the right 4xx and a JSON-RPC error", () => {
       accept: "application/json",
     });
     expect(res.status).toBe(406);
-    expect((await res.json()).error.message).toMatch(/Not Acceptable/);
+    expect((await errorBody(res)).error.message).toMatch(/Not Acceptable/);
   });
 
   it("an unknown tool: a JSON-RPC error naming it, status 200", async () => {

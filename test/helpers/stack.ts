@@ -104,6 +104,15 @@ export async function rpcMessages(res: Response): Promise<Record<string, unknown
     .map((line) => JSON.parse(line.slice("data: ".length)));
 }
 
+export interface ErrorBody {
+  jsonrpc?: string;
+  id?: unknown;
+  error: { code: number; message: string; data?: unknown };
+}
+
+/** A JSON-RPC error response's body. */
+export const errorBody = async (res: Response) => (await res.json()) as ErrorBody;
+
 export const toolCall = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
   jsonrpc: "2.0",
   id,
