@@ -1,0 +1,95 @@
+import express, { type Request, type Response, Router } from "express";
+import type Provider from "oidc-provider";
+import { consentPage } from "./consent-page.js";
+
+const OIDC_SCOPES: Record<string, string> = {
+  openid: "Know who you are (your development username)",
+  offline_access: "Stay connected without asking again (refresh tokens)",
+};
+
+/**
+ * Login and consent in one step, for development: a username (no password)
+ * and a checkbox per requested scope. Only the checked scopes are granted;
+ * granting none denies the request.
+ */
+export function consentRoutes(provider: Provider, scopes: Record<string, string>): Router {
+  const meanings = { ...OIDC_SCOPES, ...scopes };
+  const router = Router();
+
+  router.get("/:uid", async (req: Request, res: Response) => {
+    try {
+      const { uid, params } = await provider.interactionDetails(req, res);
+      const client = await provider.Client.find(String(params.client_id));
+      const requested = String(params.scope ?? "")
+        .split(" ")
+        .filter(Boolean);
+      res.set("Cache-Control", "no-store");
+      res.type("html").send(
+        consentPage({
+          action: `/interaction/${uid}`,
+          clientName: String(client?.clientName ?? params.client_id),
+          clientId: String(params.client_id),
+          redirectUri: String(params.redirect_uri ?? ""),
+          resource: typeof params.resource === "string" ? params.resource : undefined,
+          scopes: requested.map((name) => ({ name, meaning: meanings[name] ?? "No description" })),
+        }),
+      );
+    } catch (error) {
+      res
+        .status(400)
+        .type("text")
+        .send(`This authorization request has expired or is unknown: ${(error as Error).message}`);
+    }
+  });
+
+  router.post(
+    "/:uid",
+    express.urlencoded({ extended: false, limit: "16kb" }),
+    async (req: Request, res: Response) => {
+      try {
+        const { params, grantId } = await provider.interactionDetails(req, res);
+        const requested = String(params.scope ?? "")
+          .split(" ")
+          .filter(Boolean);
+        const checked = ([] as string[]).concat(req.body.scope ?? []);
+        const granted = requested.filter((scope) => checked.includes(scope));
+        if (req.body.decision !== "approve" || granted.length === 0) {
+          await provider.interactionFinished(
+            req,
+            res,
+            { error: "access_denied", error_description: "the developer granted no scopes" },
+            { mergeWithLastSubmission: false },
+          );
+          return;
+        }
+        const accountId = String(req.body.username || "developer").slice(0, 64);
+        const grant = grantId
+          ? ((await provider.Grant.find(grantId)) ??
+            new provider.Grant({ accountId, clientId: String(params.client_id) }))
+          : new provider.Grant({ accountId, clientId: String(params.client_id) });
+        const oidc = granted.filter((scope) => scope in OIDC_SCOPES);
+        const resourceScopes = granted.filter((scope) => !(scope in OIDC_SCOPES));
+        if (oidc.length > 0) grant.addOIDCScope(oidc.join(" "));
+        const resources = ([] as string[]).concat(
+          (params.resource as string | string[] | undefined) ?? [],
+        );
+        for (const resource of resources)
+          grant.addResourceScope(resource, resourceScopes.join(" "));
+        await provider.interactionFinished(
+          req,
+          res,
+          { login: { accountId }, consent: { grantId: await grant.save() } },
+          { mergeWithLastSubmission: false },
+        );
+      } catch (error) {
+        res
+          .status(400)
+          .type("text")
+          .send(
+            `This authorization request has expired or is unknown: ${(error as Error).message}`,
+          );
+      }
+    },
+  );
+  return router;
+}
