@@ -54,6 +54,12 @@ const Env = z.object({
     .optional(),
   AUTH_SCOPE_CLAIM: z.string().trim().min(1).optional(),
   AUTH_DEV_PORT: port.optional(),
+  AUTH_DEV_ACCESS_TOKEN_TTL: z.coerce
+    .number({ message: "must be a number of seconds" })
+    .int("must be a whole number of seconds")
+    .min(1, "must be at least 1 second")
+    .max(86_400, "must be at most 86400 seconds")
+    .default(600),
   WORKFLOWS_BACKEND: z
     .enum(["local", "render"], { message: "must be `local` or `render`" })
     .default("local"),
@@ -86,6 +92,8 @@ export interface Config {
     /** A claim holding scopes in addition to `scope`/`scp`, e.g. Auth0's `permissions`. */
     scopeClaim?: string;
     devPort: number;
+    /** Lifetime of the development server's access tokens. */
+    devAccessTokenTtl: number;
   };
   workflows:
     | { backend: "local"; dbPath: string; tasksModule?: string }
@@ -101,8 +109,12 @@ export class ConfigError extends Error {
   }
 }
 
-/** Reads the environment; throws ConfigError with one line per problem, naming the variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads the environment; throws ConfigError with one line per problem, naming
+ * the variable. `boundPort` is the port actually bound when PORT=0, which the
+ * default PUBLIC_URL (and so the resource identifier) is built from.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: number): Config {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
@@ -114,10 +126,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = e.NODE_ENV === "production";
 
   const port = e.PORT;
-  const publicUrl = (e.PUBLIC_URL ?? e.RENDER_EXTERNAL_URL ?? `http://localhost:${port}`).replace(
-    /\/+$/,
-    "",
-  );
+  const publicUrl = (
+    e.PUBLIC_URL ??
+    e.RENDER_EXTERNAL_URL ??
+    `http://localhost:${boundPort ?? port}`
+  ).replace(/\/+$/, "");
   const resource = `${publicUrl}/mcp`;
 
   if (production && !e.AUTH_ISSUER) {
@@ -169,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       algorithms: e.AUTH_ALGORITHMS ?? [...DEFAULT_ALGORITHMS],
       scopeClaim: e.AUTH_SCOPE_CLAIM,
       devPort: e.AUTH_DEV_PORT ?? (port === 0 ? 0 : port + 1),
+      devAccessTokenTtl: e.AUTH_DEV_ACCESS_TOKEN_TTL,
     },
     workflows,
     allowedOrigins: e.ALLOWED_ORIGINS?.length ? e.ALLOWED_ORIGINS : [new URL(publicUrl).origin],

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tools } from "../tools/index.js";
 import { createApp } from "./app.js";
@@ -33,6 +34,7 @@ async function authorizationServer(
   const { startDevAuthorizationServer } = await import("./auth/dev/server.js");
   const devServer = await startDevAuthorizationServer({
     port: config.auth.devPort,
+    accessTokenTtlSeconds: config.auth.devAccessTokenTtl,
     resource: config.resource,
     scopes: SCOPES,
     logger,
@@ -45,13 +47,27 @@ async function authorizationServer(
 }
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) refuseToStart(error.problems);
-    throw error;
-  }
+  // Validate before binding anything; read again once the port is bound (PORT=0 picks one).
+  const configured = configOrExit();
+  let handler: RequestListener = (_req, res) => {
+    res.writeHead(503, { "Retry-After": "1" }).end();
+  };
+  const server = createServer((req, res) => handler(req, res));
+  await new Promise<void>((resolve) => {
+    server.once("listening", resolve);
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") {
+        refuseToStart([`PORT: ${configured.port} is already in use on ${configured.host}`]);
+      }
+      refuseToStart([
+        `HOST/PORT: cannot listen on ${configured.host}:${configured.port} (${error.message})`,
+      ]);
+    });
+    server.listen(configured.port, configured.host);
+  });
+  const { port } = server.address() as AddressInfo;
+  const config = configOrExit(port);
+
   const logger = createLogger(config.logLevel);
   const { version } = JSON.parse(
     readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
@@ -63,7 +79,6 @@ async function main() {
   const backend = await createBackend(config.workflows, logger).catch((error: unknown) =>
     refuseToStart([error instanceof Error ? error.message : String(error)]),
   );
-
   const { issuer, devServer } = await authorizationServer(config, logger);
   const verifier = createJwtVerifier({ ...config.auth, issuer });
   await verifier.discover().catch((error: unknown) => {
@@ -74,37 +89,28 @@ async function main() {
     );
   });
 
-  const app = createApp({ config, issuer, verifier, backend, tools, logger, version });
-  const server = app.listen(config.port, config.host);
-  server.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EADDRINUSE")
-      refuseToStart([`PORT: ${config.port} is already in use on ${config.host}`]);
-    refuseToStart([`HOST/PORT: cannot listen on ${config.host}:${config.port} (${error.message})`]);
-  });
-  server.on("listening", () => {
-    const { port } = server.address() as AddressInfo;
-    logger.info(
-      {
-        port,
-        resource: config.resource,
-        issuer,
-        jwksUrl: verifier.jwksUrl(),
-        devIssuer: devServer?.issuer,
-        backend: backend.describe(),
-      },
-      "listening",
-    );
-    process.stderr.write(
-      banner(config, {
-        version,
-        listening: `http://${config.host}:${port}`,
-        issuer,
-        devAuthorizationServer: devServer !== undefined,
-        backend: backend.describe(),
-        resourceMetadataUrl: resourceMetadataUrl(config.resource),
-      }),
-    );
-  });
+  handler = createApp({ config, issuer, verifier, backend, tools, logger, version });
+  logger.info(
+    {
+      port,
+      resource: config.resource,
+      issuer,
+      jwksUrl: verifier.jwksUrl(),
+      devIssuer: devServer?.issuer,
+      backend: backend.describe(),
+    },
+    "listening",
+  );
+  process.stderr.write(
+    banner(config, {
+      version,
+      listening: `http://${config.host}:${port}`,
+      issuer,
+      devAuthorizationServer: devServer !== undefined,
+      backend: backend.describe(),
+      resourceMetadataUrl: resourceMetadataUrl(config.resource),
+    }),
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -120,6 +126,15 @@ async function main() {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+function configOrExit(boundPort?: number): Config {
+  try {
+    return loadConfig(process.env, boundPort);
+  } catch (error) {
+    if (error instanceof ConfigError) refuseToStart(error.problems);
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

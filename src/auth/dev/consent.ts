@@ -67,14 +67,20 @@ export function consentRoutes(provider: Provider, scopes: Record<string, string>
           ? ((await provider.Grant.find(grantId)) ??
             new provider.Grant({ accountId, clientId: String(params.client_id) }))
           : new provider.Grant({ accountId, clientId: String(params.client_id) });
-        const oidc = granted.filter((scope) => scope in OIDC_SCOPES);
-        const resourceScopes = granted.filter((scope) => !(scope in OIDC_SCOPES));
-        if (oidc.length > 0) grant.addOIDCScope(oidc.join(" "));
+        // The resource's scopes are also OP scopes (so clients may register with them):
+        // grant them both ways. What is not granted is rejected, so it is not asked again.
+        const refused = requested.filter((scope) => !granted.includes(scope));
+        grant.addOIDCScope(granted.join(" "));
+        grant.rejectOIDCScope(refused.join(" "));
         const resources = ([] as string[]).concat(
           (params.resource as string | string[] | undefined) ?? [],
         );
-        for (const resource of resources)
-          grant.addResourceScope(resource, resourceScopes.join(" "));
+        const ofResource = (scopes: string[]) =>
+          scopes.filter((s) => !(s in OIDC_SCOPES)).join(" ");
+        for (const resource of resources) {
+          grant.addResourceScope(resource, ofResource(granted));
+          grant.rejectResourceScope(resource, ofResource(refused));
+        }
         await provider.interactionFinished(
           req,
           res,
