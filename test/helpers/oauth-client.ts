@@ -6,7 +6,7 @@ import type {
 } from "@modelcontextprotocol/sdk/shared/auth.js";
 
 /** Where the client says it listens for the redirect; the test reads the code off the redirect instead. */
-export const REDIRECT_URI = "http://127.0.0.1:1/callback";
+export const REDIRECT_URI = "http://127.0.0.1/callback";
 
 /**
  * An MCP client's OAuth state, in memory, as a desktop client keeps it.
@@ -18,16 +18,19 @@ export class TestOAuthProvider implements OAuthClientProvider {
   private saved?: OAuthTokens;
   private verifier = "";
 
-  constructor(private readonly grantTypes: string[] = ["authorization_code"]) {}
+  constructor(
+    private readonly grantTypes: string[] = ["authorization_code"],
+    private readonly redirectUri = REDIRECT_URI,
+  ) {}
 
   get redirectUrl() {
-    return REDIRECT_URI;
+    return this.redirectUri;
   }
 
   get clientMetadata(): OAuthClientMetadata {
     return {
       client_name: "E2E Test Client",
-      redirect_uris: [REDIRECT_URI],
+      redirect_uris: [this.redirectUri],
       grant_types: this.grantTypes,
       response_types: ["code"],
       token_endpoint_auth_method: "none",
