@@ -54,7 +54,7 @@ it("a person approves in a real browser and the client's flow completes", async 
   );
   const scopes = await page
     .locator('input[name="scope"]')
-    .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).value));
+    .evaluateAll((inputs) => inputs.map((input) => (input as unknown as { value: string }).value));
   expect(scopes).toEqual(["workflows:read", "workflows:run", "workflows:cancel"]);
   mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });

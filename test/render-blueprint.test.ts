@@ -1,0 +1,80 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+interface EnvVar {
+  key: string;
+  value?: string;
+  sync?: boolean;
+}
+interface Service {
+  type: string;
+  name: string;
+  runtime: string;
+  plan?: string;
+  buildCommand: string;
+  startCommand: string;
+  healthCheckPath: string;
+  envVars: EnvVar[];
+}
+
+const root = new URL("../", import.meta.url);
+const blueprint = parse(readFileSync(new URL("render.yaml", root), "utf8")) as {
+  services: Service[];
+};
+const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { main: string };
+const [web] = blueprint.services;
+
+/** What Render's environment holds for the service: the Blueprint's values, the prompted ones, its own. */
+function renderEnvironment(prompted: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    RENDER_EXTERNAL_URL: "https://workflows-mcp.onrender.com",
+    PORT: "10000",
+  };
+  for (const { key, value } of web?.envVars ?? []) if (value !== undefined) env[key] = value;
+  return { ...env, ...prompted };
+}
+
+const prompted: Record<string, string> = {
+  AUTH_ISSUER: "https://auth.example.com",
+  RENDER_API_KEY: "rnd_example",
+  RENDER_WORKFLOW: "my-workflow",
+};
+
+describe("render.yaml", () => {
+  it("describes a Node web service built and started the way package.json does", () => {
+    expect(web).toMatchObject({
+      type: "web",
+      runtime: "node",
+      plan: "starter",
+      healthCheckPath: "/healthz",
+      startCommand: `node ${pkg.main}`,
+    });
+    expect(web?.buildCommand).toBe("npm ci --include=dev && npm run build");
+    expect(web?.envVars).toContainEqual({ key: "NODE_VERSION", value: "22" });
+  });
+
+  it("prompts for exactly the secrets production needs, and configures the rest", () => {
+    const secrets = web?.envVars.filter((v) => v.sync === false).map((v) => v.key);
+    expect(secrets).toEqual(["AUTH_ISSUER", "RENDER_API_KEY", "RENDER_WORKFLOW"]);
+
+    const config = loadConfig(renderEnvironment(prompted));
+    expect(config).toMatchObject({
+      production: true,
+      port: 10000,
+      publicUrl: "https://workflows-mcp.onrender.com",
+      resource: "https://workflows-mcp.onrender.com/mcp",
+      workflows: {
+        backend: "render",
+        workflow: "my-workflow",
+        apiUrl: "https://api.render.com/v1",
+      },
+    });
+
+    for (const key of Object.keys(prompted)) {
+      const { [key]: _omitted, ...rest } = prompted;
+      expect(() => loadConfig(renderEnvironment(rest))).toThrow(ConfigError);
+    }
+  });
+});
