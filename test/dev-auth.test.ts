@@ -51,6 +51,10 @@ describe("the embedded development authorization server", () => {
       ]),
       registration_endpoint: `${server.devIssuer}/reg`,
     });
+    // Client ID Metadata Documents where the runtime allows them (Node 22+, as on Render).
+    expect(metadata.client_id_metadata_document_supported).toBe(
+      typeof URL.parse === "function" ? true : undefined,
+    );
   });
 
   it("`npm run token` prints a JWT for this resource with the scopes asked for", async () => {

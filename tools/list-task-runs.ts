@@ -6,7 +6,7 @@ export default defineTool({
   name: "list_task_runs",
   title: "List task runs",
   description:
-    "Lists task runs, newest first, optionally only those of one task or in given statuses. Items may omit input, results and error (get_task_run has them). Pass next_cursor back as cursor for the next page. On Render, status filtering happens on this server and scans a bounded number of pages per call, so a page can hold fewer than `limit` runs while next_cursor is still set.",
+    "Lists task runs, newest first, optionally only those of one task or in given statuses. Items may omit input, results and error (get_task_run has them). Pass next_cursor back as cursor for the next page. On Render, status filtering happens on this server, which reads at most 10 of Render's pages of 100 runs per call, so a page can hold fewer than `limit` runs while next_cursor is still set.",
   scopes: ["workflows:read"],
   annotations: {
     readOnlyHint: true,

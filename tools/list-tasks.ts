@@ -6,7 +6,7 @@ export default defineTool({
   name: "list_tasks",
   title: "List tasks",
   description:
-    "Lists the workflow tasks that can be run, with their descriptions and the shape of their input (an array of positional arguments).",
+    "Lists the workflow tasks that can be run, with their descriptions and, where known, the shape of their input: an array of positional arguments for TypeScript tasks, an object of named parameters for Python tasks on Render.",
   scopes: ["workflows:read"],
   annotations: {
     readOnlyHint: true,

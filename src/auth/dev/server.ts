@@ -81,6 +81,9 @@ async function configuration(options: DevAuthorizationServerOptions): Promise<Co
       clientCredentials: { enabled: true },
       registration: { enabled: true },
       revocation: { enabled: true },
+      // Client ID Metadata Documents (the MCP authorization spec's preferred registration).
+      // oidc-provider's implementation needs URL.parse, which Node has from 22 on.
+      clientIdMetadataDocument: { enabled: typeof URL.parse === "function", ack: "draft-02" },
       resourceIndicators: {
         enabled: true,
         // Clients that omit `resource` still get a token for the one resource there is.
