@@ -176,7 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     publicUrl,
     resource,
     auth: {
-      issuer: e.AUTH_ISSUER?.replace(/\/+$/, "") || undefined,
+      // Exactly as given: it must equal the tokens' `iss` (Auth0's ends in a slash).
+      issuer: e.AUTH_ISSUER,
       jwksUrl: e.AUTH_JWKS_URL,
       audiences: e.AUTH_AUDIENCE?.length ? e.AUTH_AUDIENCE : [resource],
       algorithms: e.AUTH_ALGORITHMS ?? [...DEFAULT_ALGORITHMS],

@@ -26,12 +26,10 @@ export function requireBearer({ verifier, resourceMetadataUrl, challengeScopes }
     if (!header) {
       res.locals.authDecision = "no_token";
       res.set("WWW-Authenticate", bearerChallenge(challenge));
-      res
-        .status(401)
-        .json({
-          error: "unauthorized",
-          error_description: "A bearer token is required in the Authorization header",
-        });
+      res.status(401).json({
+        error: "unauthorized",
+        error_description: "A bearer token is required in the Authorization header",
+      });
       return;
     }
     try {

@@ -24,7 +24,7 @@ export async function discoverJwksUri(issuer: string, timeoutMs = 5_000): Promis
         failures.push(`${url}: no valid issuer and jwks_uri`);
         continue;
       }
-      if (metadata.data.issuer.replace(/\/+$/, "") !== issuer) {
+      if (withoutSlash(metadata.data.issuer) !== withoutSlash(issuer)) {
         failures.push(`${url}: names issuer ${metadata.data.issuer}, not ${issuer}`);
         continue;
       }
@@ -35,6 +35,8 @@ export async function discoverJwksUri(issuer: string, timeoutMs = 5_000): Promis
   }
   throw new Error(`could not discover jwks_uri for ${issuer} (${failures.join("; ")})`);
 }
+
+const withoutSlash = (url: string) => url.replace(/\/+$/, "");
 
 function metadataUrls(issuer: string): string[] {
   const { origin, pathname } = new URL(issuer);

@@ -29,13 +29,22 @@ describe("one request through each layer", () => {
     () => drain(fetch(`${stack.server.url}/.well-known/oauth-protected-resource/mcp`)),
     options,
   );
-  bench("POST /mcp without token (401)", () => drain(postMcp(stack.server.url, toolCall("whoami"))), options);
   bench(
-    "POST /mcp bad signature (401)",
-    () => drain(postMcp(stack.server.url, toolCall("whoami"), { authorization: `Bearer ${token}x` })),
+    "POST /mcp without token (401)",
+    () => drain(postMcp(stack.server.url, toolCall("whoami"))),
     options,
   );
-  bench("tools/call whoami (JWT + MCP)", () => drain(postMcp(stack.server.url, toolCall("whoami"), auth)), options);
+  bench(
+    "POST /mcp bad signature (401)",
+    () =>
+      drain(postMcp(stack.server.url, toolCall("whoami"), { authorization: `Bearer ${token}x` })),
+    options,
+  );
+  bench(
+    "tools/call whoami (JWT + MCP)",
+    () => drain(postMcp(stack.server.url, toolCall("whoami"), auth)),
+    options,
+  );
   bench(
     "tools/call list_task_runs (+ SQLite)",
     () => drain(postMcp(stack.server.url, toolCall("list_task_runs", { limit: 20 }), auth)),
