@@ -239,6 +239,26 @@ describe("get_task_run_logs", () => {
   });
 });
 
+describe("get_task_run_logs time window", () => {
+  it("accepts whole-second times and offsets, and narrows by them", async () => {
+    const run = await start("logs", []);
+    const second = Math.floor(Date.parse(run.createdAt as string) / 1000) * 1000;
+    const before = new Date(second).toISOString().replace(".000Z", "+00:00");
+    const lines = async (args: Record<string, unknown>) =>
+      (
+        (await call("get_task_run_logs", { id: run.id, ...args })).structuredContent as {
+          lines: unknown[];
+        }
+      ).lines.length;
+    expect(await lines({ start_time: before })).toBe(4);
+    expect(await lines({ end_time: before })).toBe(0);
+    const page = await call("get_task_run_logs", { id: run.id, limit: 3 });
+    const first = page.structuredContent as { lines: unknown[]; next_cursor?: string };
+    expect(first.lines).toHaveLength(3);
+    expect(await lines({ limit: 3, cursor: first.next_cursor })).toBe(1);
+  });
+});
+
 describe("mistakes get tool errors a person can act on", () => {
   it("an unknown task names the tasks there are", async () => {
     const result = await call("start_task_run", { task: "nope", input: [] });

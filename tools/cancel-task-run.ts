@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { runId } from "../src/mcp/inputs.js";
 import { defineTool } from "../src/mcp/tool.js";
 import { TaskRun } from "../src/workflows/run.js";
 
@@ -14,7 +15,7 @@ export default defineTool({
     idempotentHint: true,
     openWorldHint: true,
   },
-  input: { id: z.string().min(1).describe("The run's id, e.g. trn-…") },
+  input: { id: runId },
   output: {
     run: TaskRun,
     already_finished: z

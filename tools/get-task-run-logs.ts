@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { defineTool } from "../src/mcp/tool.js";
+import { runId } from "../src/mcp/inputs.js";
+import { defineTool, READ_ONLY } from "../src/mcp/tool.js";
 import { LogLine } from "../src/workflows/run.js";
 
 const timestamp = z.iso.datetime({ offset: true });
@@ -10,14 +11,9 @@ export default defineTool({
   description:
     "Returns what a task run logged (timestamp, level where known, message), oldest first and newest last. Narrow with start_time/end_time (ISO 8601); pass next_cursor back as cursor for more.",
   scopes: ["workflows:read"],
-  annotations: {
-    readOnlyHint: true,
-    destructiveHint: false,
-    idempotentHint: true,
-    openWorldHint: true,
-  },
+  annotations: READ_ONLY,
   input: {
-    id: z.string().min(1).describe("The run's id, e.g. trn-…"),
+    id: runId,
     start_time: timestamp.optional().describe("Only lines at or after this time"),
     end_time: timestamp.optional().describe("Only lines before this time"),
     limit: z.number().int().min(1).max(1000).default(100).describe("Lines per page (1–1000)"),

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { describeRun } from "../src/mcp/format.js";
-import { waitSeconds } from "../src/mcp/inputs.js";
-import { defineTool } from "../src/mcp/tool.js";
+import { runId, waitSeconds } from "../src/mcp/inputs.js";
+import { defineTool, READ_ONLY } from "../src/mcp/tool.js";
 import { TaskRun } from "../src/workflows/run.js";
 
 export default defineTool({
@@ -10,14 +10,9 @@ export default defineTool({
   description:
     "Shows a task run: status, input, result (results[0]) or error, attempts and its place in a chain of runs. Set wait_seconds to wait for it to finish.",
   scopes: ["workflows:read"],
-  annotations: {
-    readOnlyHint: true,
-    destructiveHint: false,
-    idempotentHint: true,
-    openWorldHint: true,
-  },
+  annotations: READ_ONLY,
   input: {
-    id: z.string().min(1).describe("The run's id, e.g. trn-…"),
+    id: runId,
     wait_seconds: waitSeconds,
   },
   output: { run: TaskRun },

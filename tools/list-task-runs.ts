@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineTool } from "../src/mcp/tool.js";
+import { defineTool, READ_ONLY } from "../src/mcp/tool.js";
 import { TaskRun, TaskRunStatus } from "../src/workflows/run.js";
 
 export default defineTool({
@@ -8,12 +8,7 @@ export default defineTool({
   description:
     "Lists task runs, newest first, optionally only those of one task or in given statuses. Items may omit input, results and error (get_task_run has them). Pass next_cursor back as cursor for the next page. On Render, status filtering happens on this server, which reads at most 10 of Render's pages of 100 runs per call, so a page can hold fewer than `limit` runs while next_cursor is still set.",
   scopes: ["workflows:read"],
-  annotations: {
-    readOnlyHint: true,
-    destructiveHint: false,
-    idempotentHint: true,
-    openWorldHint: true,
-  },
+  annotations: READ_ONLY,
   input: {
     task: z.string().min(1).optional().describe("Only runs of this task"),
     status: z.array(TaskRunStatus).min(1).optional().describe("Only runs in one of these statuses"),

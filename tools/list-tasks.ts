@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineTool } from "../src/mcp/tool.js";
+import { defineTool, READ_ONLY } from "../src/mcp/tool.js";
 import { TaskInfo } from "../src/workflows/run.js";
 
 export default defineTool({
@@ -8,12 +8,7 @@ export default defineTool({
   description:
     "Lists the workflow tasks that can be run, with their descriptions and, where known, the shape of their input: an array of positional arguments for TypeScript tasks, an object of named parameters for Python tasks on Render.",
   scopes: ["workflows:read"],
-  annotations: {
-    readOnlyHint: true,
-    destructiveHint: false,
-    idempotentHint: true,
-    openWorldHint: true,
-  },
+  annotations: READ_ONLY,
   input: {},
   output: { tasks: z.array(TaskInfo) },
   async handler(_input, { backend }) {

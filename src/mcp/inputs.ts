@@ -1,6 +1,9 @@
 import { z } from "zod";
 
-/** Shared by the tools that can wait for a run to finish. */
+/** Inputs several tools share. */
+
+export const runId = z.string().min(1).describe("The run's id, e.g. trn-…");
+
 export const waitSeconds = z
   .number()
   .int()

@@ -53,6 +53,14 @@ export interface ToolDefinition<
   handler(input: z.infer<z.ZodObject<I>>, context: ToolContext): Promise<ToolResult<O>>;
 }
 
+/** The annotations of a tool that only reads from the workflow engine. */
+export const READ_ONLY = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: true,
+} as const;
+
 export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
   definition: ToolDefinition<I, O>,
 ): ToolDefinition<I, O> {

@@ -56,6 +56,7 @@ export class LocalEngine implements WorkflowBackend {
   private readonly concurrency: number;
   private runningRoots = 0;
   private closed = false;
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: EngineOptions) {
     this.store = options.store;
@@ -126,21 +127,27 @@ export class LocalEngine implements WorkflowBackend {
 
   async waitForRun(id: string, { timeoutMs, signal, onChange }: WaitOptions): Promise<TaskRun> {
     const run = this.mustGet(id);
-    if (isTerminal(run.status)) return run;
+    if (isTerminal(run.status) || signal?.aborted || this.closed) return run;
+    // Every state change is announced, so the last announcement is the latest state:
+    // finishing never reads the store, which close() may already have shut.
+    let latest = run;
     return new Promise((resolve) => {
       const finish = () => {
         this.changes.off(id, listener);
         clearTimeout(timer);
         signal?.removeEventListener("abort", finish);
-        resolve(this.mustGet(id));
+        this.closing.signal.removeEventListener("abort", finish);
+        resolve(latest);
       };
-      const listener = (latest: TaskRun) => {
-        onChange?.(latest);
-        if (isTerminal(latest.status)) finish();
+      const listener = (changed: TaskRun) => {
+        latest = changed;
+        onChange?.(changed);
+        if (isTerminal(changed.status)) finish();
       };
       this.changes.on(id, listener);
       const timer = setTimeout(finish, timeoutMs);
       signal?.addEventListener("abort", finish, { once: true });
+      this.closing.signal.addEventListener("abort", finish, { once: true });
     });
   }
 
@@ -152,8 +159,8 @@ export class LocalEngine implements WorkflowBackend {
     const rows = this.store.logs({
       runId: id,
       afterSeq: position?.seq,
-      startTime,
-      endTime,
+      startTime: instant("start time", startTime),
+      endTime: instant("end time", endTime),
       limit: limit + 1,
     });
     const page = rows.slice(0, limit);
@@ -167,9 +174,13 @@ export class LocalEngine implements WorkflowBackend {
 
   /** Stops every worker but leaves their runs as recorded: the next start recovers them. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    // Waiters get the state they last saw, before the store shuts.
+    this.closing.abort();
     for (const runId of [...this.active.keys()]) this.stop(runId);
     this.queue.length = 0;
+    this.changes.removeAllListeners();
     this.store.close();
   }
 
@@ -267,7 +278,9 @@ export class LocalEngine implements WorkflowBackend {
       : undefined;
     this.active.set(runId, { stop: () => settle({ ok: false, error: "canceled" }) });
 
+    // Direct writes to process.stdout/stderr (console is already a log); late ones after close are lost.
     const capture = (level: "info" | "error") => (chunk: Buffer) => {
+      if (this.closed) return;
       for (const message of chunk.toString("utf8").split("\n").filter(Boolean)) {
         this.store.appendLog(runId, { timestamp: new Date().toISOString(), level, message });
       }
@@ -359,9 +372,9 @@ export class LocalEngine implements WorkflowBackend {
       });
       return;
     }
-    this.changed(id);
-    void this.waitForRun(id, { timeoutMs: 2 ** 31 - 1 }).then((child) => {
+    const childChanged = (child: TaskRun) => {
       if (!isTerminal(child.status)) return;
+      this.changes.off(id, childChanged);
       reply(
         child.status === "succeeded"
           ? { type: "subtask-done", callId: message.callId, ok: true, value: child.results?.[0] }
@@ -369,10 +382,14 @@ export class LocalEngine implements WorkflowBackend {
               type: "subtask-done",
               callId: message.callId,
               ok: false,
-              error: `subtask ${child.id} (${child.task}) ${child.status}: ${child.error ?? "no error message"}`,
+              error:
+                child.status === "canceled"
+                  ? `subtask ${child.id} (${child.task}) was canceled`
+                  : `subtask ${child.id} (${child.task}) failed: ${child.error ?? "no error message"}`,
             },
       );
-    });
+    };
+    this.changes.on(id, childChanged);
     this.schedule(id, 1, false);
   }
 
@@ -401,10 +418,18 @@ export class LocalEngine implements WorkflowBackend {
 function validate(definition: TaskDefinition, input: unknown): unknown[] {
   if (!Array.isArray(input)) {
     throw new InvalidInput(
-      `${definition.name} takes an array of positional arguments (for example [3]), not ${typeof input === "object" ? "an object" : typeof input}`,
+      `${definition.name} is a TypeScript task: its input is an array of positional arguments (for example [3]), not ${input !== null && typeof input === "object" ? "an object of named parameters" : typeof input}`,
     );
   }
-  if (Buffer.byteLength(JSON.stringify(input)) > MAX_INPUT_BYTES) {
+  let json: string;
+  try {
+    json = JSON.stringify(input);
+  } catch (error) {
+    throw new InvalidInput(
+      `The input to ${definition.name} is not JSON-serialisable: ${(error as Error).message}`,
+    );
+  }
+  if (Buffer.byteLength(json) > MAX_INPUT_BYTES) {
     throw new InputTooLarge(
       `The input to ${definition.name} exceeds ${MAX_INPUT_BYTES} bytes; pass a reference (a URL or id) instead`,
     );
@@ -416,6 +441,18 @@ function validate(definition: TaskDefinition, input: unknown): unknown[] {
     (issue) => `input${issue.path.map((p) => `[${String(p)}]`).join("")}: ${issue.message}`,
   );
   throw new InvalidInput(`${definition.name} refused its input: ${problems.join("; ")}`);
+}
+
+/** Stored timestamps are UTC ISO strings with milliseconds: bounds must match to compare. */
+function instant(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) {
+    throw new InvalidInput(
+      `The ${name} "${value}" is not an ISO 8601 time; use one like 2026-01-31T12:00:00Z`,
+    );
+  }
+  return new Date(time).toISOString();
 }
 
 const isSeqCursor = (value: Record<string, unknown>): value is { seq: number } =>

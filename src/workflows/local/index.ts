@@ -18,8 +18,11 @@ export async function createLocalBackend({
   tasksModule,
   logger,
 }: LocalBackendOptions): Promise<WorkflowBackend> {
+  // A path (relative to the working directory) or a file: URL.
   const moduleUrl = tasksModule
-    ? pathToFileURL(resolve(tasksModule)).href
+    ? tasksModule.startsWith("file:")
+      ? tasksModule
+      : pathToFileURL(resolve(tasksModule)).href
     : new URL("./tasks/index.js", import.meta.url).href;
   let tasks: ReturnType<typeof tasksOf>;
   try {
