@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { describeRun } from "../src/mcp/format.js";
 import { runId, waitSeconds } from "../src/mcp/inputs.js";
 import { defineTool, READ_ONLY } from "../src/mcp/tool.js";

@@ -1,4 +1,5 @@
-export const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 export interface ConsentPageModel {
   action: string;
   clientName: string;
@@ -13,8 +14,8 @@ export function consentPage(model: ConsentPageModel): string {
     .map(
       ({ name, meaning }) => `
       <label class="scope">
-        <input type="checkbox" name="scope" value="${escape(name)}" checked>
-        <span><code>${escape(name)}</code><small>${escape(meaning)}</small></span>
+        <input type="checkbox" name="scope" value="${escapeHtml(name)}" checked>
+        <span><code>${escapeHtml(name)}</code><small>${escapeHtml(meaning)}</small></span>
       </label>`,
     )
     .join("");
@@ -23,7 +24,7 @@ export function consentPage(model: ConsentPageModel): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Authorize ${escape(model.clientName)} — workflows-mcp (development)</title>
+<title>Authorize ${escapeHtml(model.clientName)} — workflows-mcp (development)</title>
 <style>
   :root { color-scheme: light; --ink: #1c2230; --muted: #5b6478; --line: #e3e6ee; --accent: #4f46e5; }
   * { box-sizing: border-box; }
@@ -48,9 +49,9 @@ export function consentPage(model: ConsentPageModel): string {
 <body>
 <div class="banner">Development authorization server — not for production: no passwords, loopback only</div>
 <main>
-  <h1><span id="client-name">${escape(model.clientName)}</span> wants access to your workflows</h1>
-  <p class="sub">${model.resource ? `Resource <code>${escape(model.resource)}</code><br>` : ""}Client <code>${escape(model.clientId)}</code></p>
-  <form method="post" action="${escape(model.action)}">
+  <h1><span id="client-name">${escapeHtml(model.clientName)}</span> wants access to your workflows</h1>
+  <p class="sub">${model.resource ? `Resource <code>${escapeHtml(model.resource)}</code><br>` : ""}Client <code>${escapeHtml(model.clientId)}</code></p>
+  <form method="post" action="${escapeHtml(model.action)}">
     <label class="user">Sign in as
       <input name="username" value="developer" autocomplete="username" maxlength="64">
     </label>
@@ -61,7 +62,7 @@ export function consentPage(model: ConsentPageModel): string {
       <button type="submit" name="decision" value="approve" class="primary">Approve selected</button>
     </div>
   </form>
-  <p class="fine">Approving sends you back to <code>${escape(model.redirectUri)}</code>. Uncheck any permission you do not want to grant.</p>
+  <p class="fine">Approving sends you back to <code>${escapeHtml(model.redirectUri)}</code>. Uncheck any permission you do not want to grant.</p>
 </main>
 </body>
 </html>`;

@@ -5,7 +5,7 @@ import express from "express";
 import Provider, { type Configuration, errors } from "oidc-provider";
 import type { Logger } from "../../logger.js";
 import { consentRoutes } from "./consent.js";
-import { escape } from "./consent-page.js";
+import { escapeHtml } from "./consent-page.js";
 import { signingKeys } from "./keys.js";
 
 export interface DevAuthorizationServerOptions {
@@ -122,7 +122,7 @@ async function configuration(options: DevAuthorizationServerOptions): Promise<Co
     },
     renderError(ctx, out) {
       ctx.type = "html";
-      ctx.body = `<!doctype html><meta charset="utf-8"><title>Authorization error</title><body style="font-family:system-ui;margin:3rem"><h1>Authorization error</h1><p><code>${escape(String(out.error))}</code>: ${escape(String(out.error_description ?? ""))}</p></body>`;
+      ctx.body = `<!doctype html><meta charset="utf-8"><title>Authorization error</title><body style="font-family:system-ui;margin:3rem"><h1>Authorization error</h1><p><code>${escapeHtml(String(out.error))}</code>: ${escapeHtml(String(out.error_description ?? ""))}</p></body>`;
     },
   };
 }
