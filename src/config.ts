@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isLoopbackUrl } from "./http/loopback.js";
 
 const DEFAULT_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
 /** Asymmetric JWS algorithms only: a symmetric alg would let anyone holding the public key sign. */
@@ -146,7 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
   if (e.WORKFLOWS_BACKEND === "render") {
     const apiUrl = e.RENDER_API_URL.replace(/\/+$/, "");
     // The Render CLI's local dev server (`render workflows dev`) needs no key.
-    const loopbackApi = ["localhost", "127.0.0.1", "[::1]"].includes(new URL(apiUrl).hostname);
+    const loopbackApi = isLoopbackUrl(apiUrl);
     if (!e.RENDER_API_KEY && !loopbackApi) {
       problems.push(
         "RENDER_API_KEY: required with WORKFLOWS_BACKEND=render (create one under Account Settings → API Keys)",

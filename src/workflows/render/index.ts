@@ -1,3 +1,4 @@
+import { isLoopbackUrl } from "../../http/loopback.js";
 import type { Logger } from "../../logger.js";
 import type { WorkflowBackend } from "../backend.js";
 import { RenderBackend } from "./backend.js";
@@ -15,16 +16,13 @@ export interface RenderBackendOptions {
   http?: Partial<HttpOptions>;
 }
 
-const LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
-
 /**
  * Serves one Render workflow, resolved once here. Rejects with a one-line
  * message naming the variable to fix when it cannot be.
  */
 export async function createRenderBackend(options: RenderBackendOptions): Promise<WorkflowBackend> {
   const apiUrl = options.apiUrl.replace(/\/+$/, "");
-  const url = new URL(apiUrl);
-  if (options.apiKey && url.protocol !== "https:" && !LOOPBACK.includes(url.hostname)) {
+  if (options.apiKey && new URL(apiUrl).protocol !== "https:" && !isLoopbackUrl(apiUrl)) {
     throw new Error(
       `RENDER_API_URL: must be https:// (or loopback) so RENDER_API_KEY does not travel in clear text`,
     );
