@@ -51,6 +51,10 @@ describe("the embedded development authorization server", () => {
       ]),
       registration_endpoint: `${server.devIssuer}/reg`,
     });
+    const rfc8414 = await (
+      await fetch(`${server.devIssuer}/.well-known/oauth-authorization-server`)
+    ).json();
+    expect(rfc8414).toEqual(metadata);
     // Client ID Metadata Documents where the runtime allows them (Node 22+, as on Render).
     expect(metadata.client_id_metadata_document_supported).toBe(
       typeof URL.parse === "function" ? true : undefined,

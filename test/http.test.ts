@@ -241,3 +241,31 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("AUTH_SCOPE_CLAIM", () => {
+  it("reads scopes from the named claim too (Auth0's permissions)", async () => {
+    const auth0 = await startStack({ AUTH_SCOPE_CLAIM: "permissions" });
+    try {
+      const token = await auth0.issuer.sign({ scope: undefined, permissions: ["workflows:read"] });
+      const allowed = await postMcp(auth0.server.url, toolCall("list_tasks"), {
+        authorization: `Bearer ${token}`,
+      });
+      expect(allowed.status).toBe(200);
+      const refused = await postMcp(
+        auth0.server.url,
+        toolCall("start_task_run", { task: "echo" }),
+        {
+          authorization: `Bearer ${token}`,
+        },
+      );
+      expect(refused.status).toBe(403);
+      // without the setting, the same token carries no scopes
+      const plain = await postMcp(stack.server.url, toolCall("list_tasks"), {
+        authorization: `Bearer ${await stack.issuer.sign({ scope: undefined, permissions: ["workflows:read"] })}`,
+      });
+      expect(plain.status).toBe(403);
+    } finally {
+      await auth0.close();
+    }
+  });
+});

@@ -49,6 +49,11 @@ export async function startDevAuthorizationServer(
 
   app.disable("x-powered-by");
   app.use("/interaction", consentRoutes(provider, options.scopes));
+  // RFC 8414 metadata at its own well-known path: the same document as OpenID discovery.
+  app.get("/.well-known/oauth-authorization-server", (req, _res, next) => {
+    req.url = "/.well-known/openid-configuration";
+    next();
+  });
   app.use(provider.callback());
   options.logger.info({ issuer }, "development authorization server listening");
 
