@@ -25,13 +25,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Connects as an MCP client with OAuth; when the server wants authorization, the test consents. */
-async function connect(provider: TestOAuthProvider, choice: Parameters<typeof consent>[1] = {}) {
+/** A client's first connection: the server's 401 sends it to authorize (provider.authorizationUrl). */
+async function beginAuthorization(provider: TestOAuthProvider) {
   const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
     authProvider: provider,
   });
-  const client = new Client({ name: "e2e", version: "1.0.0" });
-  await expect(client.connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
+  await expect(
+    new Client({ name: "e2e", version: "1.0.0" }).connect(transport),
+  ).rejects.toBeInstanceOf(UnauthorizedError);
+  return transport;
+}
+
+/** Connects as an MCP client with OAuth; when the server wants authorization, the test consents. */
+async function connect(provider: TestOAuthProvider, choice: Parameters<typeof consent>[1] = {}) {
+  const transport = await beginAuthorization(provider);
   const { redirect } = await consent(provider.authorizationUrl as URL, choice);
   await transport.finishAuth(redirect.searchParams.get("code") as string);
   const connected = new Client({ name: "e2e", version: "1.0.0" });
@@ -74,12 +81,7 @@ describe("an MCP client authorizes itself from the 401 alone", () => {
 
   it("the consent page names the client and explains each scope", async () => {
     const provider = new TestOAuthProvider();
-    const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
-      authProvider: provider,
-    });
-    await expect(
-      new Client({ name: "e2e", version: "1" }).connect(transport),
-    ).rejects.toBeInstanceOf(UnauthorizedError);
+    await beginAuthorization(provider);
     const { page, redirect } = await consent(provider.authorizationUrl as URL, { deny: true });
     expect(page).toContain("E2E Test Client");
     expect(page).toContain("Development authorization server");
@@ -120,12 +122,7 @@ describe("step-up", () => {
 describe("what the authorization server and the resource refuse", () => {
   it("a tampered PKCE verifier gets invalid_grant", async () => {
     const provider = new TestOAuthProvider();
-    const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
-      authProvider: provider,
-    });
-    await expect(
-      new Client({ name: "e2e", version: "1" }).connect(transport),
-    ).rejects.toBeInstanceOf(UnauthorizedError);
+    await beginAuthorization(provider);
     const { redirect } = await consent(provider.authorizationUrl as URL);
     const res = await fetch(`${server.devIssuer}/token`, {
       method: "POST",
