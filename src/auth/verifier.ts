@@ -17,12 +17,6 @@ export interface VerifierOptions {
   scopeClaim?: string;
 }
 
-/** What a verified token says about its caller, carried in AuthInfo.extra. */
-export interface Caller {
-  subject: string;
-  issuer: string;
-}
-
 export interface JwtVerifier extends OAuthTokenVerifier {
   /** The JWKS location, once known. */
   jwksUrl(): string | undefined;
@@ -80,7 +74,6 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
       } catch (error) {
         throw rejection(error);
       }
-      const caller: Caller = { subject: String(payload.sub), issuer: options.issuer };
       return {
         token,
         clientId:
@@ -91,7 +84,8 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
         scopes: scopesOf(payload, options.scopeClaim),
         expiresAt: payload.exp,
         resource: matchedAudience(payload.aud, options.audiences),
-        extra: { ...caller },
+        // Read by the tools' caller context and the request log.
+        extra: { subject: String(payload.sub), issuer: options.issuer },
       };
     },
   };

@@ -25,7 +25,7 @@ export interface McpServerOptions {
 }
 
 /** `_meta` key under which each tool lists its required scopes in tools/list. */
-export const REQUIRED_SCOPES_META = "requiredScopes";
+const REQUIRED_SCOPES_META = "requiredScopes";
 
 /**
  * A fresh MCP server for one HTTP request (stateless Streamable HTTP): the

@@ -15,8 +15,11 @@ export const TaskRunStatus = z.enum([
 ]);
 export type TaskRunStatus = z.infer<typeof TaskRunStatus>;
 
-export const TERMINAL_STATUSES: readonly TaskRunStatus[] = ["succeeded", "failed", "canceled"];
+const TERMINAL_STATUSES: readonly TaskRunStatus[] = ["succeeded", "failed", "canceled"];
 export const isTerminal = (status: TaskRunStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+/** Render's limit on a run's arguments as JSON; the embedded engine keeps it too, so tasks behave alike. */
+export const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 
 export const TaskRunAttempt = z.object({
   attempt: z

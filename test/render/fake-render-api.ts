@@ -426,12 +426,16 @@ export async function startFakeRenderApi(options: FakeOptions = {}): Promise<Fak
       return fail(template, 400, "request does not match Render's API");
     }
 
+    const sendPage = (items: ReturnType<typeof page>) =>
+      items === "bad-cursor"
+        ? fail(template, 400, "invalid cursor")
+        : send(res, method, template, 200, items);
+
     switch (`${method} ${template}`) {
       case "GET /workflows": {
-        const items = page(workflows, query, (workflow) => ({ workflow: workflowBody(workflow) }));
-        return items === "bad-cursor"
-          ? fail(template, 400, "invalid cursor")
-          : send(res, method, template, 200, items);
+        return sendPage(
+          page(workflows, query, (workflow) => ({ workflow: workflowBody(workflow) })),
+        );
       }
       case "GET /workflows/{workflowId}": {
         const found = workflows.find((w) => w.id === param);
@@ -444,10 +448,7 @@ export async function startFakeRenderApi(options: FakeOptions = {}): Promise<Fak
         const selected = options.devServer
           ? tasks
           : tasks.filter((t) => ids.length === 0 || ids.includes(t.workflowId));
-        const items = page(selected, query, (task) => ({ task: taskBody(task) }));
-        return items === "bad-cursor"
-          ? fail(template, 400, "invalid cursor")
-          : send(res, method, template, 200, items);
+        return sendPage(page(selected, query, (task) => ({ task: taskBody(task) })));
       }
       case "GET /tasks/{taskId}": {
         const task = tasks.find((t) => t.id === param);
@@ -473,10 +474,7 @@ export async function startFakeRenderApi(options: FakeOptions = {}): Promise<Fak
             (roots.length === 0 || roots.includes(run.rootTaskRunId))
           );
         });
-        const items = page(selected, query, (run) => ({ taskRun: summary(run) }));
-        return items === "bad-cursor"
-          ? fail(template, 400, "invalid cursor")
-          : send(res, method, template, 200, items);
+        return sendPage(page(selected, query, (run) => ({ taskRun: summary(run) })));
       }
       case "POST /task-runs": {
         const { task: slug, input } = body as { task: string; input: FakeRun["input"] };

@@ -13,15 +13,19 @@ import type {
   WorkflowBackend,
 } from "../backend.js";
 import { InputTooLarge, InvalidInput, RunNotFound, UnknownTask } from "../errors.js";
-import { isTerminal, type TaskInfo, type TaskInput, type TaskRun } from "../run.js";
+import {
+  isTerminal,
+  MAX_INPUT_BYTES,
+  type TaskInfo,
+  type TaskInput,
+  type TaskRun,
+} from "../run.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import type { FromWorker, ToWorker, WorkerInput } from "./messages.js";
 import type { RunStore } from "./store.js";
 import type { TaskDefinition } from "./task.js";
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
-/** Render's limit on task arguments, kept here so a task behaves the same on both backends. */
-export const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 const INTERRUPTED = "interrupted: the server stopped while this attempt was running";
 
 export interface EngineOptions {

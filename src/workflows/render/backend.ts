@@ -19,7 +19,13 @@ import {
   RunNotFound,
   UnknownTask,
 } from "../errors.js";
-import { isTerminal, type TaskInfo, type TaskInput, type TaskRun } from "../run.js";
+import {
+  isTerminal,
+  MAX_INPUT_BYTES,
+  type TaskInfo,
+  type TaskInput,
+  type TaskRun,
+} from "../run.js";
 import { decodeCursor, encodeCursor, RunsCursor } from "./cursor.js";
 import { followRunEvents } from "./events.js";
 import type { RenderHttp } from "./http.js";
@@ -31,7 +37,6 @@ import { waitForRun } from "./wait.js";
 import type { ServedWorkflow } from "./workflow.js";
 
 /** Render's limit on a task run's arguments. */
-const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 /** Upstream pages one list_task_runs call may read while filtering by status. */
 const MAX_RUN_PAGES = 10;
 const TASKS_TTL_MS = 30_000;
