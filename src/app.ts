@@ -1,71 +1,86 @@
 import "./http/types.js";
 import express, { type NextFunction, type Request, type Response } from "express";
+import type { Auditor } from "./audit/auditor.js";
 import { resourceMetadataRouter, resourceMetadataUrl } from "./auth/metadata.js";
-import { ALL_SCOPES } from "./auth/scopes.js";
 import type { JwtVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
+import type { RateLimits } from "./http/rate-limit.js";
 import { requestLog } from "./http/request-log.js";
 import type { Logger } from "./logger.js";
+import type { Catalogue } from "./mcp/catalogue.js";
 import { mcpEndpoint } from "./mcp/endpoint.js";
-import type { ToolDefinition } from "./mcp/tool.js";
+import type { AuditTrail } from "./store/types.js";
 import type { WorkflowBackend } from "./workflows/backend.js";
 
 export interface AppOptions {
   config: Config;
   issuer: string;
-  verifier: JwtVerifier;
+  verifier: Pick<JwtVerifier, "verifyAccessToken" | "health">;
   backend: WorkflowBackend;
-  tools: readonly ToolDefinition[];
+  catalogue: Catalogue;
+  audit: AuditTrail;
+  auditor: Auditor;
+  limits: RateLimits;
   logger: Logger;
   version: string;
 }
 
-export function createApp({
-  config,
-  issuer,
-  verifier,
-  backend,
-  tools,
-  logger,
-  version,
-}: AppOptions) {
+export const SERVER_NAME = "workflows-mcp";
+
+export function createApp(options: AppOptions) {
+  const { config, verifier, backend, logger } = options;
   const app = express();
   app.disable("x-powered-by");
+  // Client addresses (per-address rate limits) from the trusted proxies' X-Forwarded-For only.
+  app.set("trust proxy", config.trustProxy);
   app.use(requestLog(logger));
 
+  // Healthy once the issuer's keys were fetched: a deploy whose issuer never
+  // answers must not go live; a later outage of the issuer keeps cached keys
+  // working, so it reports `degraded` but stays 200.
   app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
+    const health = verifier.health();
+    const status = !health.ready ? "unavailable" : health.state === "degraded" ? "degraded" : "ok";
+    res
+      .status(health.ready ? 200 : 503)
+      .set("Cache-Control", "no-store")
+      .json(status === "ok" ? { status } : { status, detail: health.detail });
   });
   app.use(
     resourceMetadataRouter({
       resource: config.resource,
-      authorizationServer: issuer,
-      scopes: ALL_SCOPES,
-      resourceName: "workflows-mcp",
-    }),
-  );
-  app.use(
-    mcpEndpoint({
-      name: "workflows-mcp",
-      version,
-      tools,
-      backend,
+      authorizationServer: options.issuer,
+      resourceName: SERVER_NAME,
+      taskNames: async () => (await backend.listTasks()).map((task) => task.name),
       logger,
-      verifier,
-      resourceMetadataUrl: resourceMetadataUrl(config.resource),
-      allowedOrigins: config.allowedOrigins,
     }),
   );
+  const endpoint = mcpEndpoint({
+    name: SERVER_NAME,
+    version: options.version,
+    catalogue: options.catalogue,
+    backend,
+    audit: options.audit,
+    auditor: options.auditor,
+    logger,
+    verifier,
+    resourceMetadataUrl: resourceMetadataUrl(config.resource),
+    allowedOrigins: config.allowedOrigins,
+    allowedHosts: config.allowedHosts,
+    limits: options.limits,
+  });
+  app.use(endpoint.router);
 
   app.use((req: Request, res: Response) => {
-    res
-      .status(404)
-      .json({ error: "not_found", error_description: `No route for ${req.method} ${req.path}` });
+    res.status(404).json({
+      error: "not_found",
+      error_description: `No route for ${req.method} ${req.path.slice(0, 200)}`,
+    });
   });
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error }, "unhandled request error");
     if (!res.headersSent)
       res.status(500).json({ error: "server_error", error_description: "Internal error" });
   });
-  return app;
+  return { app, close: endpoint.close };
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_SCOPES, FIXED_SCOPES, SCOPES } from "./auth/scopes.js";
+import type { VerifierHealth } from "./auth/verifier.js";
 import type { Config } from "./config.js";
 
 export interface BannerFacts {
@@ -6,6 +8,9 @@ export interface BannerFacts {
   issuer: string;
   devAuthorizationServer: boolean;
   backend: string;
+  store: string;
+  limits: string;
+  health: VerifierHealth;
   resourceMetadataUrl: string;
 }
 
@@ -13,20 +18,32 @@ export interface BannerFacts {
 export function banner(config: Config, facts: BannerFacts): string {
   const lines = [
     `workflows-mcp ${facts.version} listening on ${facts.listening}`,
-    `  MCP endpoint          ${config.resource}`,
+    `  MCP endpoint          ${config.resource}   (MCP 2026-07-28; 2025-11-25 and 2025-06-18 clients too)`,
     `  Resource metadata     ${facts.resourceMetadataUrl}`,
-    `  Authorization server  ${facts.issuer}${facts.devAuthorizationServer ? "  (embedded development server: loopback only, never in production)" : ""}`,
+    `  Authorization server  ${facts.issuer}${facts.devAuthorizationServer ? "  (embedded development server: in-memory, loopback only, never in production)" : ""}`,
+    `  Issuer keys           ${facts.health.ready ? "loaded" : `not loaded yet: /healthz answers 503 until they are (${facts.health.detail})`}`,
     `  Workflows             ${facts.backend}`,
+    `  Owners and audit      ${facts.store}`,
+    `  Limits                ${facts.limits}`,
+    "  Scopes",
+    ...FIXED_SCOPES.map((scope) => `    ${scope.padEnd(22)}${SCOPES[scope].grants}`),
+    `    ${"workflows:run:<task>".padEnd(22)}Start runs of that one task`,
   ];
   if (facts.devAuthorizationServer) {
+    lines.push("");
+    if (process.versions.node.startsWith("20.")) {
+      lines.push(
+        `  Node ${process.versions.node}: oidc-provider's "Unsupported runtime" warning above is expected (explained just before it); Node 22 is recommended.`,
+      );
+    }
     lines.push(
-      "",
       "  Get a token (in another terminal):",
       `    TOKEN=$(npm run -s token -- --server ${config.publicUrl} workflows:read workflows:run workflows:cancel)`,
       "  Call a tool:",
       `    curl -s ${config.resource} -H "Authorization: Bearer $TOKEN" \\`,
       `      -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\`,
       `      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_tasks","arguments":{}}}'`,
+      `  (A client that authorizes itself asks for ${DEFAULT_SCOPES.join(" ")} first, and for more when a call needs it.)`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isLoopbackUrl } from "./http/loopback.js";
+import type { EngineLimitsInput } from "./workflows/local/limits.js";
 
 const DEFAULT_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
 /** Asymmetric JWS algorithms only: a symmetric alg would let anyone holding the public key sign. */
@@ -25,6 +26,19 @@ const httpUrl = z
     message: "must be an absolute http(s) URL",
   });
 
+/** A whole number within bounds; `0` where allowed means "off". */
+const count = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ message: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be between ${min} and ${max}`)
+    .max(max, `must be between ${min} and ${max}`)
+    .default(fallback);
+
+const bool = z
+  .enum(["true", "false", "1", "0"], { message: "must be true or false" })
+  .transform((value) => value === "true" || value === "1");
+
 const port = z.coerce
   .number({ message: "must be a number" })
   .int("must be a whole number")
@@ -33,6 +47,7 @@ const port = z.coerce
 
 const Env = z.object({
   NODE_ENV: z.string().optional(),
+  RENDER: z.string().optional(),
   PORT: port.default(3000),
   HOST: z.string().trim().min(1).default("0.0.0.0"),
   PUBLIC_URL: httpUrl.optional(),
@@ -54,6 +69,9 @@ const Env = z.object({
     )
     .optional(),
   AUTH_SCOPE_CLAIM: z.string().trim().min(1).optional(),
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: count(60, 31_536_000, 86_400),
+  AUTH_MAX_TOKEN_AGE_SECONDS: count(60, 31_536_000, 86_400),
+  AUTH_REQUIRE_AT_JWT: bool.default(false),
   AUTH_DEV_PORT: port.optional(),
   AUTH_DEV_ACCESS_TOKEN_TTL: z.coerce
     .number({ message: "must be a number of seconds" })
@@ -66,9 +84,40 @@ const Env = z.object({
     .default("local"),
   LOCAL_DB_PATH: z.string().trim().min(1).default("workflows.sqlite"),
   LOCAL_TASKS_MODULE: z.string().trim().min(1).optional(),
+  LOCAL_MAX_THREADS: count(1, 64, 6),
+  LOCAL_MAX_SUBTASK_DEPTH: count(0, 16, 3),
+  LOCAL_WORKER_HEAP_MB: count(16, 16_384, 256),
+  LOCAL_MAX_PENDING_PER_CALLER: count(1, 100_000, 50),
+  LOCAL_MAX_PENDING: count(1, 1_000_000, 500),
   RENDER_API_KEY: z.string().trim().min(1).optional(),
   RENDER_WORKFLOW: z.string().trim().min(1).optional(),
   RENDER_API_URL: httpUrl.default("https://api.render.com/v1"),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value) && /^postgres(ql)?:$/.test(new URL(value).protocol), {
+      message: "must be a postgres:// or postgresql:// URL",
+    })
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value) && /^rediss?:$/.test(new URL(value).protocol), {
+      message: "must be a redis:// or rediss:// URL",
+    })
+    .optional(),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: count(0, 1_000_000, 600),
+  RATE_LIMIT_RUNS_PER_MINUTE: count(0, 1_000_000, 60),
+  TRUST_PROXY: z.coerce
+    .number({ message: "must be a number of proxy hops" })
+    .int("must be a whole number")
+    .min(0, "must be between 0 and 10")
+    .max(10, "must be between 0 and 10")
+    .optional(),
+  MAX_CONNECTIONS: count(1, 100_000, 1_000),
+  REQUEST_TIMEOUT_SECONDS: count(1, 600, 30),
+  SHUTDOWN_GRACE_SECONDS: count(0, 3_600, 25),
+  ALLOWED_HOSTS: z.string().transform(list).optional(),
   ALLOWED_ORIGINS: z.string().transform(list).optional(),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
@@ -92,13 +141,41 @@ export interface Config {
     algorithms: string[];
     /** A claim holding scopes in addition to `scope`/`scp`, e.g. Auth0's `permissions`. */
     scopeClaim?: string;
+    /** Longest accepted `exp − iat` (or `exp − now`). */
+    maxTokenLifetimeSeconds: number;
+    /** Oldest accepted `iat`. */
+    maxTokenAgeSeconds: number;
+    /** Refuse access tokens whose `typ` is not `at+jwt` (RFC 9068). */
+    requireAtJwt: boolean;
     devPort: number;
     /** Lifetime of the development server's access tokens. */
     devAccessTokenTtl: number;
   };
   workflows:
-    | { backend: "local"; dbPath: string; tasksModule?: string }
+    | { backend: "local"; dbPath: string; tasksModule?: string; limits: EngineLimitsInput }
     | { backend: "render"; apiKey?: string; workflow: string; apiUrl: string };
+  /** PostgreSQL for ownership and the audit trail; absent: the SQLite file at LOCAL_DB_PATH. */
+  databaseUrl?: string;
+  /** The SQLite file: the embedded engine's runs, and ownership and audit without DATABASE_URL. */
+  sqlitePath: string;
+  limits: {
+    /** Authorized requests per caller per minute; 0: off. */
+    requestsPerMinute: number;
+    /** Run starts per caller per minute; 0: off. */
+    runsPerMinute: number;
+    /** Shares limit counters between instances (Render Key Value); absent: per instance. */
+    redisUrl?: string;
+    /** Concurrent connections the HTTP server accepts. */
+    maxConnections: number;
+  };
+  /** Proxy hops in front of the server whose X-Forwarded-For is trusted (client addresses). */
+  trustProxy: number;
+  /** How long a graceful stop lets running work finish. */
+  shutdownGraceMs: number;
+  /** How long a client may take to send a whole request (slow bodies are cut off). */
+  requestTimeoutMs: number;
+  /** Hostnames the Host header of /mcp may name; absent: any (ALLOWED_HOSTS=*). */
+  allowedHosts?: string[];
   allowedOrigins: string[];
   logLevel: string;
 }
@@ -124,7 +201,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const production = e.NODE_ENV === "production";
+  // `Production` is production too: a casing slip must not start the development server.
+  const production = e.NODE_ENV?.trim().toLowerCase() === "production";
 
   const port = e.PORT;
   const publicUrl = (
@@ -158,6 +236,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
         "RENDER_WORKFLOW: required with WORKFLOWS_BACKEND=render (the slug or id of the workflow to serve)",
       );
     }
+    if (production && !e.DATABASE_URL) {
+      problems.push(
+        "DATABASE_URL: required with WORKFLOWS_BACKEND=render in production (who started which run must outlive an instance and be shared by all of them; the Blueprint sets it from its database)",
+      );
+    }
     workflows = {
       backend: "render",
       apiKey: e.RENDER_API_KEY,
@@ -165,7 +248,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
       apiUrl,
     };
   } else {
-    workflows = { backend: "local", dbPath: e.LOCAL_DB_PATH, tasksModule: e.LOCAL_TASKS_MODULE };
+    if (e.LOCAL_MAX_SUBTASK_DEPTH >= e.LOCAL_MAX_THREADS) {
+      problems.push(
+        `LOCAL_MAX_SUBTASK_DEPTH: must be below LOCAL_MAX_THREADS (${e.LOCAL_MAX_THREADS}): a chain of subtasks holds one thread per level, and root runs need one more`,
+      );
+    }
+    if (e.LOCAL_MAX_PENDING_PER_CALLER > e.LOCAL_MAX_PENDING) {
+      problems.push(
+        `LOCAL_MAX_PENDING_PER_CALLER: must be at most LOCAL_MAX_PENDING (${e.LOCAL_MAX_PENDING})`,
+      );
+    }
+    workflows = {
+      backend: "local",
+      dbPath: e.LOCAL_DB_PATH,
+      tasksModule: e.LOCAL_TASKS_MODULE,
+      limits: {
+        maxThreads: e.LOCAL_MAX_THREADS,
+        maxSubtaskDepth: e.LOCAL_MAX_SUBTASK_DEPTH,
+        workerHeapMb: e.LOCAL_WORKER_HEAP_MB,
+        maxPendingPerCaller: e.LOCAL_MAX_PENDING_PER_CALLER,
+        maxPending: e.LOCAL_MAX_PENDING,
+      },
+    };
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -183,11 +287,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
       audiences: e.AUTH_AUDIENCE?.length ? e.AUTH_AUDIENCE : [resource],
       algorithms: e.AUTH_ALGORITHMS ?? [...DEFAULT_ALGORITHMS],
       scopeClaim: e.AUTH_SCOPE_CLAIM,
+      maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
+      maxTokenAgeSeconds: e.AUTH_MAX_TOKEN_AGE_SECONDS,
+      requireAtJwt: e.AUTH_REQUIRE_AT_JWT,
       devPort: e.AUTH_DEV_PORT ?? (port === 0 ? 0 : port + 1),
       devAccessTokenTtl: e.AUTH_DEV_ACCESS_TOKEN_TTL,
     },
     workflows,
+    databaseUrl: e.DATABASE_URL,
+    sqlitePath: e.LOCAL_DB_PATH,
+    limits: {
+      requestsPerMinute: e.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      runsPerMinute: e.RATE_LIMIT_RUNS_PER_MINUTE,
+      redisUrl: e.REDIS_URL,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
+    // Render's proxy is one hop in front of the service.
+    trustProxy: e.TRUST_PROXY ?? (e.RENDER ? 1 : 0),
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+    allowedHosts: allowedHosts(e.ALLOWED_HOSTS, publicUrl),
     allowedOrigins: e.ALLOWED_ORIGINS?.length ? e.ALLOWED_ORIGINS : [new URL(publicUrl).origin],
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * The Host names /mcp answers to (DNS-rebinding protection): PUBLIC_URL's and
+ * loopback's (a rebinding page cannot make a browser send a loopback Host
+ * name), plus ALLOWED_HOSTS — or none checked at all with ALLOWED_HOSTS=*,
+ * for proxies that rewrite Host.
+ */
+function allowedHosts(configured: string[] | undefined, publicUrl: string): string[] | undefined {
+  if (configured?.includes("*")) return undefined;
+  const names = [
+    new URL(publicUrl).hostname,
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+    ...(configured ?? []),
+  ];
+  return [...new Set(names.map((name) => name.toLowerCase()))];
 }

@@ -1,23 +1,30 @@
 import { readFileSync } from "node:fs";
-import { createServer, type RequestListener } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { tools } from "../tools/index.js";
 import { createApp } from "./app.js";
+import { createAuditor } from "./audit/auditor.js";
 import { resourceMetadataUrl } from "./auth/metadata.js";
-import { SCOPES } from "./auth/scopes.js";
 import { createJwtVerifier } from "./auth/verifier.js";
 import { banner } from "./banner.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createRateLimits } from "./http/rate-limit.js";
 import { createLogger, type Logger } from "./logger.js";
+import { buildCatalogue } from "./mcp/catalogue.js";
+import { createStore } from "./store/index.js";
 import { createBackend } from "./workflows/create.js";
 
-const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a start waits for the issuer's keys before saying it listens (health says the rest). */
+const KEYS_WARM_UP_MS = 3_000;
 
 /** Stops before anything starts, with one line per problem and no stack trace. */
 function refuseToStart(problems: string[]): never {
   process.stderr.write(`workflows-mcp cannot start:\n${problems.map((p) => `  ${p}\n`).join("")}`);
   process.exit(1);
 }
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 interface DevServer {
   issuer: string;
@@ -27,6 +34,7 @@ interface DevServer {
 /** The configured issuer, or the embedded development one started for it. */
 async function authorizationServer(
   config: Config,
+  taskNames: string[],
   logger: Logger,
 ): Promise<{ issuer: string; devServer?: DevServer }> {
   if (config.auth.issuer) return { issuer: config.auth.issuer };
@@ -36,14 +44,25 @@ async function authorizationServer(
     port: config.auth.devPort,
     accessTokenTtlSeconds: config.auth.devAccessTokenTtl,
     resource: config.resource,
-    scopes: SCOPES,
+    taskNames,
     logger,
   }).catch((error: unknown) =>
     refuseToStart([
-      `AUTH_DEV_PORT: the development authorization server did not start (${String(error)})`,
+      `AUTH_DEV_PORT: the development authorization server did not start (${messageOf(error)})`,
     ]),
   );
   return { issuer: devServer.issuer, devServer };
+}
+
+/**
+ * Bounds on the HTTP server itself: a client must send its headers within 15 s
+ * and its whole request within REQUEST_TIMEOUT (slow-body clients are cut
+ * off); responses may take longer (waits last up to 120 s).
+ */
+function boundServer(server: Server, config: Config) {
+  server.headersTimeout = Math.min(15_000, config.requestTimeoutMs);
+  server.requestTimeout = config.requestTimeoutMs;
+  server.maxConnections = config.limits.maxConnections;
 }
 
 async function main() {
@@ -52,7 +71,11 @@ async function main() {
   let handler: RequestListener = (_req, res) => {
     res.writeHead(503, { "Retry-After": "1" }).end();
   };
-  const server = createServer((req, res) => handler(req, res));
+  const server = createServer(
+    { connectionsCheckingInterval: Math.min(1_000, configured.requestTimeoutMs) },
+    (req, res) => handler(req, res),
+  );
+  boundServer(server, configured);
   await new Promise<void>((resolve) => {
     server.once("listening", resolve);
     server.once("error", (error: NodeJS.ErrnoException) => {
@@ -76,20 +99,38 @@ async function main() {
     logger.error({ err: reason }, "unhandled rejection"),
   );
 
-  const backend = await createBackend(config.workflows, logger).catch((error: unknown) =>
-    refuseToStart([error instanceof Error ? error.message : String(error)]),
+  // What can refuse to start does so before anything else runs.
+  const limits = await createRateLimits(config.limits, logger).catch((error: unknown) =>
+    refuseToStart([messageOf(error)]),
   );
-  const { issuer, devServer } = await authorizationServer(config, logger);
-  const verifier = createJwtVerifier({ ...config.auth, issuer });
-  await verifier.discover().catch((error: unknown) => {
-    // A production issuer may be briefly unreachable: tokens get 503 until discovery succeeds.
-    logger.warn(
-      { issuer, reason: String(error) },
-      "authorization server metadata not reachable yet",
-    );
-  });
+  const store = await createStore({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: config.sqlitePath,
+    logger,
+  }).catch((error: unknown) => refuseToStart([messageOf(error)]));
+  const backend = await createBackend(config.workflows, { logger, ownership: store }).catch(
+    (error: unknown) => refuseToStart([messageOf(error)]),
+  );
+  const taskNames = (await backend.listTasks().catch(() => [])).map((task) => task.name);
+  const { issuer, devServer } = await authorizationServer(config, taskNames, logger);
+  const verifier = createJwtVerifier({ ...config.auth, issuer, logger });
+  const warm = verifier.warmUp();
+  await Promise.race([warm, sleep(KEYS_WARM_UP_MS)]);
 
-  handler = createApp({ config, issuer, verifier, backend, tools, logger, version });
+  const app = createApp({
+    config,
+    issuer,
+    verifier,
+    backend,
+    catalogue: buildCatalogue(tools),
+    audit: store,
+    auditor: createAuditor(store, logger),
+    limits,
+    logger,
+    version,
+  });
+  handler = app.app;
+  const health = verifier.health();
   logger.info(
     {
       port,
@@ -98,6 +139,8 @@ async function main() {
       jwksUrl: verifier.jwksUrl(),
       devIssuer: devServer?.issuer,
       backend: backend.describe(),
+      store: store.describe(),
+      health: health.state,
     },
     "listening",
   );
@@ -108,6 +151,9 @@ async function main() {
       issuer,
       devAuthorizationServer: devServer !== undefined,
       backend: backend.describe(),
+      store: store.describe(),
+      limits: limits.describe(),
+      health,
       resourceMetadataUrl: resourceMetadataUrl(config.resource),
     }),
   );
@@ -116,12 +162,21 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
+    // Stop accepting; let requests in flight (waits included) end within the grace period.
+    const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
     force.unref();
     server.closeIdleConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.allSettled([backend.close(), devServer?.close()]);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Running work gets the same grace to finish; what does not is picked up at the next start.
+    await Promise.allSettled([closed, backend.close({ graceMs: config.shutdownGraceMs })]);
+    await Promise.allSettled([
+      app.close(),
+      store.close(),
+      limits.close(),
+      devServer?.close(),
+      Promise.resolve(verifier.close()),
+    ]);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
@@ -138,8 +193,6 @@ function configOrExit(boundPort?: number): Config {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `workflows-mcp failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
+  process.stderr.write(`workflows-mcp failed to start: ${messageOf(error)}\n`);
   process.exit(1);
 });

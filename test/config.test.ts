@@ -24,6 +24,39 @@ describe("configuration errors stop the server with one line per problem", () =>
       { AUTH_JWKS_URL: "https://issuer.test/jwks" },
       "  AUTH_JWKS_URL: set only together with AUTH_ISSUER",
     ],
+    [
+      // A casing slip must not start the development authorization server.
+      { NODE_ENV: "Production" },
+      "  AUTH_ISSUER: required when NODE_ENV=production",
+    ],
+    [
+      { DATABASE_URL: "mysql://db.test/workflows" },
+      "  DATABASE_URL: must be a postgres:// or postgresql:// URL",
+    ],
+    [
+      {
+        NODE_ENV: "production",
+        AUTH_ISSUER: "https://issuer.test",
+        WORKFLOWS_BACKEND: "render",
+        RENDER_API_KEY: "rnd_x",
+        RENDER_WORKFLOW: "wf",
+      },
+      "  DATABASE_URL: required with WORKFLOWS_BACKEND=render in production",
+    ],
+    [{ REDIS_URL: "http://cache.test" }, "  REDIS_URL: must be a redis:// or rediss:// URL"],
+    [
+      { RATE_LIMIT_REQUESTS_PER_MINUTE: "-1" },
+      "  RATE_LIMIT_REQUESTS_PER_MINUTE: must be between 0 and 1000000",
+    ],
+    [
+      { LOCAL_MAX_THREADS: "2", LOCAL_MAX_SUBTASK_DEPTH: "2" },
+      "  LOCAL_MAX_SUBTASK_DEPTH: must be below LOCAL_MAX_THREADS (2)",
+    ],
+    [
+      { LOCAL_MAX_PENDING_PER_CALLER: "10", LOCAL_MAX_PENDING: "5" },
+      "  LOCAL_MAX_PENDING_PER_CALLER: must be at most LOCAL_MAX_PENDING (5)",
+    ],
+    [{ AUTH_REQUIRE_AT_JWT: "yes" }, "  AUTH_REQUIRE_AT_JWT: must be true or false"],
   ])("%o", async (env, line) => {
     const { code, stdout, stderr } = await runServerExpectingExit(env);
     expect(code).toBe(1);
@@ -32,6 +65,32 @@ describe("configuration errors stop the server with one line per problem", () =>
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(stdout).toBe("");
   });
+
+  it.each([
+    [
+      { LOCAL_TASKS_MODULE: "src/my-tasks.ts" },
+      "  LOCAL_TASKS_MODULE: src/my-tasks.ts is TypeScript, which Node does not load here: build it with `npm run build` and set LOCAL_TASKS_MODULE=dist/src/my-tasks.js",
+    ],
+    [
+      // Nothing listens there: the server refuses to start rather than run without shared limits.
+      { REDIS_URL: "redis://127.0.0.1:1" },
+      "  REDIS_URL: cannot connect to redis://127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1)",
+    ],
+    [
+      { DATABASE_URL: "postgres://workflows:s3cret@127.0.0.1:1/db" },
+      "  DATABASE_URL: cannot connect to postgres://workflows@127.0.0.1:1/db",
+    ],
+  ])(
+    "start-up failure %o: one line naming the variable, no secret, no stack",
+    async (env, line) => {
+      const { code, stderr } = await runServerExpectingExit(env);
+      expect(code).toBe(1);
+      const block = stderr.slice(stderr.indexOf("workflows-mcp cannot start:\n"));
+      expect(block.split("\n")[1]?.startsWith(line)).toBe(true);
+      expect(stderr).not.toContain("s3cret");
+      expect(stderr).not.toMatch(/\n\s+at /);
+    },
+  );
 
   it("lists every problem at once", async () => {
     const { code, stderr } = await runServerExpectingExit({

@@ -4,15 +4,17 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+} from "@modelcontextprotocol/client";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CHROMIUM_ARGS, chromiumPath } from "./helpers/chromium.js";
 import { TestOAuthProvider } from "./helpers/oauth-client.js";
 import { type RunningServer, startServer } from "./helpers/server.js";
+import { MODERN, type ToolResult } from "./helpers/stack.js";
 
 const SCREENSHOT = fileURLToPath(new URL("../test-results/consent.png", import.meta.url));
 
@@ -37,17 +39,16 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it("a person approves in a real browser and the client's flow completes", async () => {
-  const provider = new TestOAuthProvider(["authorization_code"], redirectUri);
-  const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
-    authProvider: provider,
-  });
-  await expect(
-    new Client({ name: "browser-e2e", version: "1" }).connect(transport),
-  ).rejects.toBeInstanceOf(UnauthorizedError);
+const newClient = () =>
+  new Client(
+    { name: "browser-e2e", version: "1" },
+    { versionNegotiation: { mode: { pin: MODERN } } },
+  );
 
+/** A person in a real browser: opens the authorization URL, checks what is asked, approves. */
+async function approve(url: URL, expectScopes: string[], uncheck?: string) {
   const page = await browser.newPage();
-  await page.goto((provider.authorizationUrl as URL).href);
+  await page.goto(url.href);
   await expect(page.locator("#client-name").textContent()).resolves.toBe("E2E Test Client");
   await expect(page.locator(".banner").textContent()).resolves.toContain(
     "Development authorization server",
@@ -55,26 +56,62 @@ it("a person approves in a real browser and the client's flow completes", async 
   const scopes = await page
     .locator('input[name="scope"]')
     .evaluateAll((inputs) => inputs.map((input) => (input as unknown as { value: string }).value));
-  expect(scopes).toEqual(["workflows:read", "workflows:run", "workflows:cancel"]);
-  mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
-  expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
-
-  await page.uncheck('input[value="workflows:cancel"]');
+  expect(scopes.sort()).toEqual([...expectScopes].sort());
+  if (uncheck) await page.uncheck(`input[value="${uncheck}"]`);
   await Promise.all([page.waitForURL(`${redirectUri}**`), page.click('button[value="approve"]')]);
-  const code = new URL(page.url()).searchParams.get("code");
-  expect(code).toEqual(expect.any(String));
+  const redirect = new URL(page.url());
+  await page.close();
+  return { redirect };
+}
 
-  await transport.finishAuth(code as string);
-  const client = new Client({ name: "browser-e2e", version: "1" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(server.mcpUrl), { authProvider: provider }),
-  );
-  const whoami = (await client.callTool({ name: "whoami", arguments: {} })) as CallToolResult;
+it("a person approves in a real browser, then steps up to one task's scope, and the client's flow completes", async () => {
+  const provider = new TestOAuthProvider(["authorization_code"], redirectUri);
+  const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
+    authProvider: provider,
+  });
+  await expect(newClient().connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
+
+  // The first authorization asks for the minimal default only.
+  const shot = await browser.newPage();
+  await shot.goto((provider.authorizationUrl as URL).href);
+  mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
+  await shot.screenshot({ path: SCREENSHOT, fullPage: true });
+  expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
+  await shot.close();
+  const first = await approve(provider.authorizationUrl as URL, ["workflows:read"]);
+  await transport.finishAuth(first.redirect.searchParams);
+
+  const client = newClient();
+  const connected = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
+    authProvider: provider,
+  });
+  await client.connect(connected);
+  const whoami = (await client.callTool({ name: "whoami", arguments: {} })) as ToolResult;
   expect(whoami.structuredContent).toMatchObject({
     subject: "developer",
-    scopes: ["workflows:read", "workflows:run"],
-    deniedTools: [{ name: "cancel_task_run", missingScopes: ["workflows:cancel"] }],
+    scopes: ["workflows:read"],
+    startableTasks: [],
   });
+
+  // Starting square needs workflows:run:square: the client steps up, the person sees what it means.
+  const start = () =>
+    client.callTool({
+      name: "start_task_run",
+      arguments: { task: "square", input: [6], wait_seconds: 20 },
+    });
+  await expect(start()).rejects.toBeInstanceOf(UnauthorizedError);
+  const stepUpPage = await browser.newPage();
+  await stepUpPage.goto((provider.authorizationUrl as URL).href);
+  await expect(stepUpPage.locator("body").textContent()).resolves.toContain(
+    "Start runs of the task square",
+  );
+  await stepUpPage.close();
+  const second = await approve(provider.authorizationUrl as URL, [
+    "workflows:read",
+    "workflows:run:square",
+  ]);
+  await connected.finishAuth(second.redirect.searchParams);
+  const result = (await start()) as ToolResult;
+  expect(result.structuredContent).toMatchObject({ run: { status: "succeeded", results: [36] } });
   await client.close();
 });

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ALL_SCOPES,
   errorBody,
   PRM_URL,
   PUBLIC_URL,
@@ -14,6 +13,14 @@ import {
 
 let stack: Stack;
 let auth: { authorization: string };
+
+/** The names of the tasks served, as list_tasks shows them. */
+async function taskNames(): Promise<string[]> {
+  const res = await postMcp(stack.server.url, toolCall("list_tasks"), auth);
+  const [message] = await rpcMessages(res);
+  const result = message?.result as { structuredContent: { tasks: { name: string }[] } };
+  return result.structuredContent.tasks.map((task) => task.name);
+}
 beforeAll(async () => {
   stack = await startStack();
   auth = { authorization: `Bearer ${await stack.issuer.sign()}` };
@@ -35,13 +42,24 @@ describe("public endpoints", () => {
       });
       expect(res.status).toBe(200);
       expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      // Every fixed scope, then the per-task scopes of the tasks served now.
+      const tasks = await taskNames();
       expect(await res.json()).toEqual({
         resource: RESOURCE,
         authorization_servers: [stack.issuer.issuer],
-        scopes_supported: ALL_SCOPES.split(" "),
+        scopes_supported: [
+          "workflows:read",
+          "workflows:read:all",
+          "workflows:run",
+          "workflows:cancel",
+          "workflows:cancel:all",
+          "workflows:admin",
+          ...tasks.map((task) => `workflows:run:${task}`).sort(),
+        ],
         bearer_methods_supported: ["header"],
         resource_name: "workflows-mcp",
       });
+      expect(tasks).toEqual(expect.arrayContaining(["echo", "add", "fanOut"]));
     },
   );
 
@@ -99,12 +117,12 @@ describe("bad requests get the right 4xx and a JSON-RPC error", () => {
     });
   });
 
-  it("valid JSON that is not JSON-RPC: 400", async () => {
+  it("valid JSON that is not JSON-RPC: 400 Invalid Request", async () => {
     const res = await postMcp(stack.server.url, { hello: "world" }, auth);
     expect(res.status).toBe(400);
     const body = await errorBody(res);
-    expect(body.error.code).toBe(-32700);
-    expect(body.error.message).toMatch(/Invalid JSON-RPC message/);
+    expect(body.error.code).toBe(-32600);
+    expect(body.id).toBeNull();
   });
 
   it("wrong Content-Type: 415", async () => {
@@ -179,7 +197,7 @@ describe("Origin (DNS rebinding protection)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("access-control-allow-origin")).toBe(PUBLIC_URL);
     expect(res.headers.get("access-control-expose-headers")).toBe(
-      "WWW-Authenticate,Mcp-Protocol-Version",
+      "WWW-Authenticate,Mcp-Protocol-Version,Retry-After",
     );
   });
 
@@ -227,6 +245,15 @@ describe("request logs", () => {
       tool: "start_task_run",
       auth: "insufficient_scope",
     });
+    await fetch(`${stack.server.url}/.well-known/oauth-protected-resource/mcp?x=1`);
+    await waitFor(() =>
+      stack.server.logs.some((l) => l.path === "/.well-known/oauth-protected-resource/mcp"),
+    );
+    const metadata = stack.server.logs.find(
+      (l) => l.path === "/.well-known/oauth-protected-resource/mcp",
+    );
+    // The real path, not the router's view after its mount point, and no query string.
+    expect(metadata).toMatchObject({ method: "GET", status: 200 });
     const everything = stack.server.output.join("\n");
     expect(everything).not.toContain(token);
     expect(everything).not.toContain(token.split(".")[2]);

@@ -1,15 +1,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+} from "@modelcontextprotocol/client";
+import { UnauthorizedError as LegacyUnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consent, REDIRECT_URI, TestOAuthProvider } from "./helpers/oauth-client.js";
 import { type RunningServer, startServer } from "./helpers/server.js";
-import { postMcp, toolCall } from "./helpers/stack.js";
+import { ERAS, type Era, MODERN, postMcp, type ToolResult, toolCall } from "./helpers/stack.js";
 
 let server: RunningServer;
 let dir: string;
@@ -25,104 +29,170 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A client's first connection: the server's 401 sends it to authorize (provider.authorizationUrl). */
-async function beginAuthorization(provider: TestOAuthProvider) {
-  const transport = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
-    authProvider: provider,
+/** An MCP client that authorizes itself with OAuth, on either era's SDK. */
+function oauthClient(era: Era, provider: TestOAuthProvider) {
+  const url = new URL(server.mcpUrl);
+  const info = { name: "e2e", version: "1.0.0" };
+  if (era === "modern") {
+    const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+    const client = new Client(info, { versionNegotiation: { mode: { pin: MODERN } } });
+    return {
+      unauthorized: UnauthorizedError as unknown as new (...args: never[]) => Error,
+      connect: () => client.connect(transport),
+      // RFC 9207: the v2 client checks the redirect's `iss` against the issuer it recorded.
+      finishAuth: (redirect: URL) => transport.finishAuth(redirect.searchParams),
+      callTool: async (name: string, args: Record<string, unknown> = {}) =>
+        (await client.callTool({ name, arguments: args })) as ToolResult,
+      close: () => client.close(),
+    };
+  }
+  // The v1 SDK's client, as 2025-era clients in the field are.
+  const transport = new LegacyTransport(url, {
+    authProvider: provider as unknown as ConstructorParameters<typeof LegacyTransport>[1] extends
+      | { authProvider?: infer P }
+      | undefined
+      ? P
+      : never,
   });
-  await expect(
-    new Client({ name: "e2e", version: "1.0.0" }).connect(transport),
-  ).rejects.toBeInstanceOf(UnauthorizedError);
-  return transport;
+  const client = new LegacyClient(info);
+  return {
+    unauthorized: LegacyUnauthorizedError as unknown as new (...args: never[]) => Error,
+    connect: () => client.connect(transport),
+    finishAuth: (redirect: URL) =>
+      transport.finishAuth(redirect.searchParams.get("code") as string),
+    callTool: async (name: string, args: Record<string, unknown> = {}) =>
+      (await client.callTool({ name, arguments: args })) as ToolResult,
+    close: () => client.close(),
+  };
+}
+
+/** A client's first connection: the server's 401 sends it to authorize (provider.authorizationUrl). */
+async function beginAuthorization(era: Era, provider: TestOAuthProvider) {
+  const session = oauthClient(era, provider);
+  await expect(session.connect()).rejects.toBeInstanceOf(session.unauthorized);
+  return session;
 }
 
 /** Connects as an MCP client with OAuth; when the server wants authorization, the test consents. */
-async function connect(provider: TestOAuthProvider, choice: Parameters<typeof consent>[1] = {}) {
-  const transport = await beginAuthorization(provider);
+async function connect(
+  era: Era,
+  provider: TestOAuthProvider,
+  choice: Parameters<typeof consent>[1] = {},
+) {
+  const first = await beginAuthorization(era, provider);
   const { redirect } = await consent(provider.authorizationUrl as URL, choice);
-  await transport.finishAuth(redirect.searchParams.get("code") as string);
-  const connected = new Client({ name: "e2e", version: "1.0.0" });
-  const retry = new StreamableHTTPClientTransport(new URL(server.mcpUrl), {
-    authProvider: provider,
-  });
-  await connected.connect(retry);
-  return { client: connected, transport: retry };
+  await first.finishAuth(redirect);
+  const session = oauthClient(era, provider);
+  await session.connect();
+  return session;
 }
 
-describe("an MCP client authorizes itself from the 401 alone", () => {
-  it("401 → PRM → AS metadata → registration → code with PKCE and resource → token → tools/call", async () => {
-    const provider = new TestOAuthProvider();
-    const { client } = await connect(provider);
+/** Calls a tool the token does not cover: the 403 sends the client to step up; the test consents; the retry succeeds. */
+async function stepUp(
+  session: ReturnType<typeof oauthClient>,
+  provider: TestOAuthProvider,
+  name: string,
+  args: Record<string, unknown>,
+) {
+  await expect(session.callTool(name, args)).rejects.toBeInstanceOf(session.unauthorized);
+  const url = provider.authorizationUrl as URL;
+  const { page, redirect } = await consent(url);
+  await session.finishAuth(redirect);
+  return { asked: url.searchParams.get("scope"), page, retry: await session.callTool(name, args) };
+}
 
-    const url = provider.authorizationUrl as URL;
-    expect(url.origin).toBe(server.devIssuer);
-    expect(url.searchParams.get("code_challenge_method")).toBe("S256");
-    expect(url.searchParams.get("resource")).toBe(server.mcpUrl);
-    // the first 401's scope= is what the client asked for
-    expect(url.searchParams.get("scope")).toBe("workflows:read workflows:run workflows:cancel");
-    expect(provider.clientInformation()?.client_id).toEqual(expect.any(String));
+describe.each(ERAS)("%s era", (era) => {
+  describe("an MCP client authorizes itself from the 401 alone", () => {
+    it("401 → PRM → AS metadata → registration → code with PKCE and resource → token → tools/call", async () => {
+      const provider = new TestOAuthProvider();
+      const client = await connect(era, provider);
 
-    const claims = decodeJwt(provider.tokens()?.access_token as string);
-    expect(claims).toMatchObject({
-      iss: server.devIssuer,
-      aud: server.mcpUrl,
-      sub: "developer",
-      scope: "workflows:read workflows:run workflows:cancel",
-    });
-    const result = (await client.callTool({
-      name: "start_task_run",
-      arguments: { task: "greet", input: ["Ada"], wait_seconds: 20 },
-    })) as CallToolResult;
-    expect(result.structuredContent).toMatchObject({
-      run: { status: "succeeded", results: ["Hello, Ada!"] },
-    });
-    await client.close();
-  });
+      const url = provider.authorizationUrl as URL;
+      expect(url.origin).toBe(server.devIssuer);
+      expect(url.searchParams.get("code_challenge_method")).toBe("S256");
+      expect(url.searchParams.get("resource")).toBe(server.mcpUrl);
+      // The first 401 asks for the minimal default only (scope minimization).
+      expect(url.searchParams.get("scope")).toBe("workflows:read");
+      expect(provider.clientInformation()?.client_id).toEqual(expect.any(String));
 
-  it("the consent page names the client and explains each scope", async () => {
-    const provider = new TestOAuthProvider();
-    await beginAuthorization(provider);
-    const { page, redirect } = await consent(provider.authorizationUrl as URL, { deny: true });
-    expect(page).toContain("E2E Test Client");
-    expect(page).toContain("Development authorization server");
-    expect(page).toContain("<code>workflows:run</code><small>Start task runs</small>");
-    expect(page).toContain("<code>workflows:cancel</code><small>Cancel task runs</small>");
-    expect(redirect.searchParams.get("error")).toBe("access_denied");
-    expect(redirect.searchParams.get("code")).toBeNull();
-  });
-});
-
-describe("step-up", () => {
-  it("read-only consent, 403 insufficient_scope on start_task_run, re-authorize with the named scopes, retry succeeds", async () => {
-    const provider = new TestOAuthProvider();
-    const { client, transport } = await connect(provider, { scopes: ["workflows:read"] });
-    expect(decodeJwt(provider.tokens()?.access_token as string).scope).toBe("workflows:read");
-
-    const call = () =>
-      client.callTool({
-        name: "start_task_run",
-        arguments: { task: "square", input: [7], wait_seconds: 20 },
+      const claims = decodeJwt(provider.tokens()?.access_token as string);
+      expect(claims).toMatchObject({
+        iss: server.devIssuer,
+        aud: server.mcpUrl,
+        sub: "developer",
+        scope: "workflows:read",
       });
-    await expect(call()).rejects.toBeInstanceOf(UnauthorizedError);
-    const stepUp = provider.authorizationUrl as URL;
-    // exactly what the 403 challenge named: the tool's scope plus the one already held
-    expect(stepUp.searchParams.get("scope")).toBe("workflows:read workflows:run");
+      const result = await client.callTool("list_tasks");
+      expect(result.isError).toBeFalsy();
+      await client.close();
+    });
 
-    const { redirect } = await consent(stepUp);
-    await transport.finishAuth(redirect.searchParams.get("code") as string);
-    expect(decodeJwt(provider.tokens()?.access_token as string).scope).toBe(
-      "workflows:read workflows:run",
-    );
-    const result = (await call()) as CallToolResult;
-    expect(result.structuredContent).toMatchObject({ run: { status: "succeeded", results: [49] } });
-    await client.close();
+    it("the consent page names the client and explains each scope", async () => {
+      const provider = new TestOAuthProvider();
+      await beginAuthorization(era, provider);
+      const { page, redirect } = await consent(provider.authorizationUrl as URL, { deny: true });
+      expect(page).toContain("E2E Test Client");
+      expect(page).toContain("Development authorization server");
+      expect(page).toContain(
+        "<code>workflows:read</code><small>See the task catalogue, and the runs you started with their results and logs</small>",
+      );
+      expect(redirect.searchParams.get("error")).toBe("access_denied");
+      expect(redirect.searchParams.get("code")).toBeNull();
+    });
+  });
+
+  describe("step-up, asking for least privilege", () => {
+    it("workflows:run:square allows square, is refused greet, steps up to workflows:run:greet, and the retry succeeds", async () => {
+      const provider = new TestOAuthProvider();
+      const client = await connect(era, provider);
+
+      const square = await stepUp(client, provider, "start_task_run", {
+        task: "square",
+        input: [7],
+        wait_seconds: 20,
+      });
+      // Exactly the 403's scope=: the narrowest scope for the call plus the one already held.
+      expect(square.asked).toBe("workflows:read workflows:run:square");
+      expect(square.page).toContain(
+        "<code>workflows:run:square</code><small>Start runs of the task square</small>",
+      );
+      expect(decodeJwt(provider.tokens()?.access_token as string).scope).toBe(
+        "workflows:read workflows:run:square",
+      );
+      expect(square.retry.structuredContent).toMatchObject({
+        run: { status: "succeeded", results: [49] },
+      });
+
+      const greet = await stepUp(client, provider, "start_task_run", {
+        task: "greet",
+        input: ["Ada"],
+        wait_seconds: 20,
+      });
+      // The challenge names greet's scope plus both held; the v2 client unions it with what it
+      // asked before (same set, its own order).
+      expect(greet.asked?.split(" ").sort()).toEqual([
+        "workflows:read",
+        "workflows:run:greet",
+        "workflows:run:square",
+      ]);
+      expect(greet.retry.structuredContent).toMatchObject({
+        run: { status: "succeeded", results: ["Hello, Ada!"] },
+      });
+      // Nothing more than needed was ever granted.
+      expect(
+        String(decodeJwt(provider.tokens()?.access_token as string).scope)
+          .split(" ")
+          .sort(),
+      ).toEqual(["workflows:read", "workflows:run:greet", "workflows:run:square"]);
+      await client.close();
+    });
   });
 });
 
 describe("what the authorization server and the resource refuse", () => {
   it("a tampered PKCE verifier gets invalid_grant", async () => {
     const provider = new TestOAuthProvider();
-    await beginAuthorization(provider);
+    await beginAuthorization("modern", provider);
     const { redirect } = await consent(provider.authorizationUrl as URL);
     const res = await fetch(`${server.devIssuer}/token`, {
       method: "POST",
@@ -149,7 +219,7 @@ describe("what the authorization server and the resource refuse", () => {
     });
     try {
       const provider = new TestOAuthProvider();
-      const { client } = await connect(provider);
+      const client = await connect("modern", provider);
       await client.close();
       const token = provider.tokens()?.access_token as string;
       expect(decodeJwt(token).aud).toBe(server.mcpUrl);
@@ -167,7 +237,7 @@ describe("what the authorization server and the resource refuse", () => {
 
   it("a refresh token gets a new access token once the first expires", async () => {
     const provider = new TestOAuthProvider(["authorization_code", "refresh_token"]);
-    const { client } = await connect(provider);
+    const client = await connect("modern", provider);
     const first = provider.tokens();
     expect(first?.refresh_token).toEqual(expect.any(String));
     // Access tokens live 2 s here; the server allows 5 s of clock skew.
@@ -179,7 +249,7 @@ describe("what the authorization server and the resource refuse", () => {
     expect(expired.headers.get("www-authenticate")).toContain('error_description="token expired"');
 
     // The client sees the same 401, refreshes, and retries on its own.
-    const result = (await client.callTool({ name: "whoami", arguments: {} })) as CallToolResult;
+    const result = await client.callTool("whoami");
     expect(result.structuredContent).toMatchObject({ subject: "developer" });
     expect(provider.tokens()?.access_token).not.toBe(first?.access_token);
     await client.close();

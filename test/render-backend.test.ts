@@ -3,6 +3,12 @@ import type { TaskRun } from "../src/workflows/run.js";
 import type { FakeRun } from "./render/fake-render-api.js";
 import { API_KEY, type RenderStack, startRenderStack, textOf } from "./render/stack.js";
 
+/**
+ * The whole server (spawned) on the render backend. The main client holds
+ * the `:all` scopes, since most runs here are seeded straight into the fake
+ * (started outside the server); the last tests use people without them.
+ */
+
 let stack: RenderStack;
 beforeAll(async () => {
   stack = await startRenderStack({
@@ -151,6 +157,8 @@ describe("the render backend behind the MCP tools", () => {
       expect(
         page.runs.every((r) => r.task === "my-workflow/child" && r.status === "succeeded"),
       ).toBe(true);
+      // Summaries: a page stays small whatever the runs carried.
+      expect(page.runs.some((r) => "input" in r || "results" in r)).toBe(false);
       cursor = page.next_cursor;
       pages++;
     } while (cursor && pages < 10);
@@ -202,8 +210,8 @@ describe("the render backend behind the MCP tools", () => {
       limit: 1,
       cursor: next_cursor,
     });
-    expect(textOf(mismatched)).toMatch(
-      /^That cursor was issued for a different task or status filter/,
+    expect(textOf(mismatched)).toBe(
+      "That cursor was issued for a different task or status filter, or to another caller; repeat the same filters, or omit cursor to start over",
     );
     const forged = await stack.call("list_task_runs", { limit: 1, cursor: "bm90IG91cnM" });
     expect(textOf(forged)).toMatch(/^That cursor was not issued by this server/);
@@ -293,6 +301,35 @@ describe("the render backend behind the MCP tools", () => {
     } finally {
       stack.fake.failAll(undefined);
     }
+  });
+
+  it("shows people without :all only the runs they started, recorded by the server", async () => {
+    const alice = await stack.connect("workflows:read workflows:run workflows:cancel", {
+      sub: "alice",
+    });
+    const bob = await stack.connect("workflows:read workflows:cancel", { sub: "bob" });
+    const started = await alice.callTool("start_task_run", { task: "report", input: [1] });
+    const run = runOf(started.structuredContent);
+    expect(run.startedBy).toMatchObject({ subject: "alice", clientId: "test-client" });
+
+    const mine = await alice.callTool("list_task_runs", {});
+    expect((mine.structuredContent as { runs: TaskRun[] }).runs.map((r) => r.id)).toEqual([run.id]);
+    const theirs = await bob.callTool("list_task_runs", {});
+    expect((theirs.structuredContent as { runs: TaskRun[] }).runs).toEqual([]);
+
+    const hidden = `No task run ${run.id} in workflow my-workflow that you started (runs started by others, or outside this server, need workflows:read:all)`;
+    const got = await bob.callTool("get_task_run", { id: run.id });
+    expect(got.isError).toBe(true);
+    expect(textOf(got)).toBe(hidden);
+    const none = await bob.callTool("get_task_run", { id: "trn-doesnotexist" });
+    expect(textOf(none)).toBe(hidden.replace(run.id, "trn-doesnotexist"));
+    const cancel = await bob.callTool("cancel_task_run", { id: run.id });
+    expect(textOf(cancel)).toBe(hidden.replace("workflows:read:all", "workflows:cancel:all"));
+    expect(stack.fake.run(run.id).status).toBe("pending");
+
+    // With :all, who started it shows; a run started elsewhere has no one.
+    const all = await stack.call("get_task_run", { id: run.id });
+    expect(runOf(all.structuredContent).startedBy).toMatchObject({ subject: "alice" });
   });
 
   it("never forwards the client's token, nor logs the server's key", async () => {

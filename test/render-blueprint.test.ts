@@ -7,12 +7,14 @@ interface EnvVar {
   key: string;
   value?: string;
   sync?: boolean;
+  fromDatabase?: { name: string; property: string };
 }
 interface Service {
   type: string;
   name: string;
   runtime: string;
   plan?: string;
+  region?: string;
   buildCommand: string;
   startCommand: string;
   healthCheckPath: string;
@@ -22,17 +24,28 @@ interface Service {
 const root = new URL("../", import.meta.url);
 const blueprint = parse(readFileSync(new URL("render.yaml", root), "utf8")) as {
   services: Service[];
+  databases?: Record<string, unknown>[];
 };
 const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { main: string };
 const [web] = blueprint.services;
 
-/** What Render's environment holds for the service: the Blueprint's values, the prompted ones, its own. */
+/** The shape of a Render Postgres internal connection string: no port, host `dpg-…-a`. */
+const INTERNAL_DATABASE_URL =
+  "postgresql://workflows_mcp:generated-password@dpg-d0abc123def456ghi789-a/workflows_mcp";
+
+/**
+ * What Render's environment holds for the service: the Blueprint's values,
+ * its databases' connection strings, the prompted values, its own.
+ */
 function renderEnvironment(prompted: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     RENDER_EXTERNAL_URL: "https://workflows-mcp.onrender.com",
     PORT: "10000",
   };
-  for (const { key, value } of web?.envVars ?? []) if (value !== undefined) env[key] = value;
+  for (const { key, value, fromDatabase } of web?.envVars ?? []) {
+    if (value !== undefined) env[key] = value;
+    if (fromDatabase?.property === "connectionString") env[key] = INTERNAL_DATABASE_URL;
+  }
   return { ...env, ...prompted };
 }
 
@@ -76,5 +89,30 @@ describe("render.yaml", () => {
       const { [key]: _omitted, ...rest } = prompted;
       expect(() => loadConfig(renderEnvironment(rest))).toThrow(ConfigError);
     }
+  });
+
+  it("declares a Render Postgres database and gives its connection string to the service as DATABASE_URL", () => {
+    expect(blueprint.databases).toEqual([
+      {
+        name: "workflows-mcp-db",
+        plan: "basic-256mb",
+        postgresMajorVersion: "17",
+        databaseName: "workflows_mcp",
+        user: "workflows_mcp",
+        ipAllowList: [],
+      },
+    ]);
+    const wired = web?.envVars.filter((v) => v.key === "DATABASE_URL");
+    expect(wired).toEqual([
+      {
+        key: "DATABASE_URL",
+        fromDatabase: { name: "workflows-mcp-db", property: "connectionString" },
+      },
+    ]);
+    // The internal URL resolves only in the database's region: the service's (default or not).
+    expect(blueprint.databases?.[0]?.region).toBe(web?.region);
+    // The server accepts the connection string Render provides.
+    expect(renderEnvironment(prompted).DATABASE_URL).toBe(INTERNAL_DATABASE_URL);
+    expect(() => loadConfig(renderEnvironment(prompted))).not.toThrow();
   });
 });

@@ -4,25 +4,35 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { WorkflowBackend } from "../src/workflows/backend.js";
 import { createRenderBackend } from "../src/workflows/render/index.js";
+import type { StartedBy } from "../src/workflows/run.js";
 import { type FakeRenderApi, startFakeRenderApi } from "./render/fake-render-api.js";
+import { MemoryOwnership } from "./render/memory-ownership.js";
 import { API_KEY } from "./render/stack.js";
 
 /** The backend on its own, with a short timeout so hung calls end quickly. */
 const logger = pino({ level: "silent" });
 const http = { timeoutMs: 300, maxRetries: 1, retryBudgetMs: 2_000 };
+const ALL = { kind: "all" } as const;
+const alice: StartedBy = {
+  issuer: "https://issuer.test",
+  subject: "alice",
+  at: "2026-01-05T10:00:00.000Z",
+};
 
 let fake: FakeRenderApi;
 let backend: WorkflowBackend;
+const options = (apiUrl: string, workflow = "my-workflow") => ({
+  apiUrl,
+  apiKey: API_KEY,
+  workflow,
+  logger,
+  http,
+  ownership: new MemoryOwnership(),
+});
 beforeEach(async () => {
   fake = await startFakeRenderApi({ apiKey: API_KEY });
   fake.addTask("square");
-  backend = await createRenderBackend({
-    apiUrl: fake.url,
-    apiKey: API_KEY,
-    workflow: "my-workflow",
-    logger,
-    http,
-  });
+  backend = await createRenderBackend(options(fake.url));
 });
 afterEach(() => fake.close());
 
@@ -54,9 +64,12 @@ describe("calls to Render's API", () => {
 
   it("give up at once on a Retry-After beyond the budget", async () => {
     fake.failNext(1, { status: 429, retryAfter: 60 });
-    await expect(backend.listTasks()).rejects.toThrow(
-      "Render's API rate limit was exceeded (GET /tasks); try again in 60 s",
-    );
+    await expect(backend.listTasks()).rejects.toMatchObject({
+      code: "ERR_BACKEND_UNAVAILABLE",
+      retryable: true,
+      retryAfterSeconds: 60,
+      message: "Render's API rate limit was exceeded (GET /tasks); try again in 60 s",
+    });
     expect(fake.requests.filter((r) => r.path === "/tasks").length).toBe(1);
   });
 
@@ -65,9 +78,7 @@ describe("calls to Render's API", () => {
       res.writeHead(307, { location: `${fake.url}/workflows` }).end();
     });
     const before = fake.requests.length;
-    await expect(
-      createRenderBackend({ apiUrl: url, apiKey: API_KEY, workflow: "my-workflow", logger, http }),
-    ).rejects.toThrow(
+    await expect(createRenderBackend(options(url))).rejects.toThrow(
       `RENDER_API_URL: Render's API at ${url} could not be used to look up RENDER_WORKFLOW (Render's API answered GET /workflows with a redirect (HTTP 307), which this server does not follow)`,
     );
     expect(fake.requests.length).toBe(before);
@@ -79,9 +90,7 @@ describe("calls to Render's API", () => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify([{ workflow: { id: 42 }, cursor: "c" }]));
     });
-    await expect(
-      createRenderBackend({ apiUrl: url, apiKey: API_KEY, workflow: "my-workflow", logger, http }),
-    ).rejects.toThrow(
+    await expect(createRenderBackend(options(url))).rejects.toThrow(
       "body this server does not understand (0.workflow.id: Invalid input: expected string, received number)",
     );
     server.close();
@@ -90,13 +99,7 @@ describe("calls to Render's API", () => {
 
 describe("the render backend", () => {
   it("resolves RENDER_WORKFLOW given as an id", async () => {
-    const byId = await createRenderBackend({
-      apiUrl: fake.url,
-      apiKey: API_KEY,
-      workflow: fake.workflow.id,
-      logger,
-      http,
-    });
+    const byId = await createRenderBackend(options(fake.url, fake.workflow.id));
     expect(byId.describe()).toBe(
       `Render workflow my-workflow (${fake.workflow.id}) at ${fake.url}`,
     );
@@ -104,7 +107,7 @@ describe("the render backend", () => {
   });
 
   it("passes named parameters (Python tasks) and a version through", async () => {
-    const run = await backend.startRun("my-workflow/square:abc123", { n: 3 });
+    const run = await backend.startRun("my-workflow/square:abc123", { n: 3 }, alice);
     expect(run).toMatchObject({ task: "my-workflow/square", status: "pending", input: { n: 3 } });
     const post = fake.requests.find((r) => r.method === "POST");
     expect(post?.body).toMatchObject({ task: "my-workflow/square:abc123", input: { n: 3 } });
@@ -113,7 +116,7 @@ describe("the render backend", () => {
 
   it("retries a failed POST with the same idempotency key", async () => {
     fake.failNext(1, { status: 503, path: "/task-runs" });
-    await backend.startRun("square", [1]);
+    await backend.startRun("square", [1], alice);
     const posts = fake.requests.filter((r) => r.method === "POST");
     expect(posts.length).toBe(2);
     expect(posts[0]?.body).toEqual(posts[1]?.body);
@@ -123,7 +126,7 @@ describe("the render backend", () => {
     const other = fake.addWorkflow("other-flow");
     fake.addTask("secret", other);
     const theirs = fake.addRun("secret", { workflow: other, status: "completed" });
-    await expect(backend.getRun(theirs.id)).rejects.toMatchObject({
+    await expect(backend.getRun(theirs.id, ALL)).rejects.toMatchObject({
       code: "ERR_RUN_NOT_FOUND",
       message: `No task run ${theirs.id} in workflow my-workflow`,
     });
@@ -131,7 +134,7 @@ describe("the render backend", () => {
 
   it("sends no request for an id that cannot be a run's", async () => {
     const before = fake.requests.length;
-    await expect(backend.getRun("../workflows/wfl-x")).rejects.toMatchObject({
+    await expect(backend.getRun("../workflows/wfl-x", ALL)).rejects.toMatchObject({
       code: "ERR_RUN_NOT_FOUND",
       message: "No task run with that id in workflow my-workflow (run ids look like trn-…)",
     });

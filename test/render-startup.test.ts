@@ -1,9 +1,19 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runServerExpectingExit } from "./helpers/server.js";
 import { type FakeRenderApi, startFakeRenderApi } from "./render/fake-render-api.js";
 import { API_KEY, type RenderStack, startRenderStack, textOf } from "./render/stack.js";
 
-const base = { WORKFLOWS_BACKEND: "render", AUTH_ISSUER: "http://127.0.0.1:9" };
+/** The ownership database the refused servers open before they refuse: inside the repository, removed after. */
+const SCRATCH = fileURLToPath(new URL("../.scratch/render-startup/", import.meta.url));
+const base = {
+  WORKFLOWS_BACKEND: "render",
+  AUTH_ISSUER: "http://127.0.0.1:9",
+  LOCAL_DB_PATH: `${SCRATCH}ownership.sqlite`,
+};
+beforeAll(() => mkdirSync(SCRATCH, { recursive: true }));
+afterAll(() => rmSync(SCRATCH, { recursive: true, force: true }));
 
 describe("starting with WORKFLOWS_BACKEND=render", () => {
   let fake: FakeRenderApi;

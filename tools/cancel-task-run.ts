@@ -7,8 +7,8 @@ export default defineTool({
   name: "cancel_task_run",
   title: "Cancel a task run",
   description:
-    "Cancels a task run and the subtask runs it started. Idempotent: a run that already finished is left as it is and reported so.",
-  scopes: ["workflows:cancel"],
+    "Cancels a task run and the subtask runs it started. Idempotent: a run that already finished is left as it is and reported so. Without workflows:cancel:all, only runs you started can be cancelled.",
+  requires: { scopes: ["workflows:cancel"] },
   annotations: {
     readOnlyHint: false,
     destructiveHint: true,
@@ -22,11 +22,16 @@ export default defineTool({
       .boolean()
       .describe("True when the run had already finished; nothing was changed"),
   },
-  async handler({ id }, { backend }) {
-    const { run, alreadyFinished } = await backend.cancelRun(id);
+  async handler({ id }, { backend, access }) {
+    const { run, alreadyFinished } = await backend.cancelRun(id, access("cancel"));
     const text = alreadyFinished
       ? `Run ${id} had already finished (${run.status}); nothing to cancel`
       : `Run ${id} is ${run.status}`;
     return { structuredContent: { run, already_finished: alreadyFinished }, text };
   },
+  audit: ({ id }, output) => ({
+    runId: id,
+    task: output?.run.task,
+    outcome: output?.already_finished ? "already_finished" : "canceled",
+  }),
 });

@@ -7,16 +7,19 @@ export default defineTool({
   name: "get_task_run",
   title: "Get a task run",
   description:
-    "Shows a task run: status, input, result (results[0]) or error, attempts and its place in a chain of runs. Set wait_seconds to wait for it to finish.",
-  scopes: ["workflows:read"],
+    "Shows a task run in full: status, input, result (results[0]) or error, attempts, who started it and its place in a chain of runs. Set wait_seconds to wait for it to finish. Without workflows:read:all, only runs you started are visible.",
+  requires: { scopes: ["workflows:read"] },
   annotations: READ_ONLY,
   input: {
     id: runId,
     wait_seconds: waitSeconds,
   },
   output: { run: TaskRun },
-  async handler({ id, wait_seconds }, { backend, waitForRun }) {
-    const run = wait_seconds > 0 ? await waitForRun(id, wait_seconds) : await backend.getRun(id);
+  async handler({ id, wait_seconds }, { backend, access, waitForRun }) {
+    const run =
+      wait_seconds > 0
+        ? await waitForRun(id, wait_seconds)
+        : await backend.getRun(id, access("read"));
     return { structuredContent: { run }, text: describeRun(run) };
   },
 });

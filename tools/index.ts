@@ -2,12 +2,13 @@ import type { ToolDefinition } from "../src/mcp/tool.js";
 import cancelTaskRun from "./cancel-task-run.js";
 import getTaskRun from "./get-task-run.js";
 import getTaskRunLogs from "./get-task-run-logs.js";
+import listAuditEvents from "./list-audit-events.js";
 import listTaskRuns from "./list-task-runs.js";
 import listTasks from "./list-tasks.js";
 import startTaskRun from "./start-task-run.js";
 import whoami from "./whoami.js";
 
-/** Every tool the server exposes. Add a file beside this one and list it here. */
+/** Every tool the server exposes, in this order in tools/list. Add a file beside this one and list it here. */
 export const tools: readonly ToolDefinition[] = [
   whoami,
   listTasks,
@@ -16,4 +17,5 @@ export const tools: readonly ToolDefinition[] = [
   listTaskRuns,
   cancelTaskRun,
   getTaskRunLogs,
+  listAuditEvents,
 ];

@@ -7,7 +7,7 @@ export default defineTool({
   title: "List tasks",
   description:
     "Lists the workflow tasks that can be run, with their descriptions and, where known, the shape of their input: an array of positional arguments for TypeScript tasks, an object of named parameters for Python tasks on Render.",
-  scopes: ["workflows:read"],
+  requires: { scopes: ["workflows:read"] },
   annotations: READ_ONLY,
   input: {},
   output: { tasks: z.array(TaskInfo) },
@@ -15,7 +15,9 @@ export default defineTool({
     const tasks = await backend.listTasks();
     return {
       structuredContent: { tasks },
-      text: `${tasks.length} tasks: ${tasks.map((t) => t.name).join(", ")}`,
+      text: `${plural(tasks.length, "task")}: ${tasks.map((t) => t.name).join(", ")}`,
     };
   },
 });
+
+export const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;

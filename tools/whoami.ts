@@ -1,12 +1,17 @@
 import { z } from "zod";
+import { authorize } from "../src/auth/policy.js";
+import { visibility } from "../src/auth/scopes.js";
+import { requirementLabel, requirementOf } from "../src/mcp/requirements.js";
 import { defineTool } from "../src/mcp/tool.js";
+
+const Visibility = z.enum(["all", "own"]);
 
 export default defineTool({
   name: "whoami",
   title: "Who am I",
   description:
-    "Shows who the server sees calling: subject, client, issuer, granted scopes, token expiry, and which tools those scopes allow.",
-  scopes: [],
+    "Shows who the server sees calling (subject, client, issuer, token expiry), the scopes the token carries, and what they allow once the scope hierarchy is applied: which tools, which tasks it may start, and whether it sees and cancels every run or only its own.",
+  requires: { scopes: [] },
   annotations: {
     readOnlyHint: true,
     destructiveHint: false,
@@ -18,21 +23,43 @@ export default defineTool({
     subject: z.string(),
     clientId: z.string(),
     issuer: z.string(),
-    scopes: z.array(z.string()),
+    scopes: z.array(z.string()).describe("As granted in the token"),
     expiresAt: z.string().optional().describe("ISO 8601"),
     allowedTools: z.array(z.string()),
-    deniedTools: z.array(z.object({ name: z.string(), missingScopes: z.array(z.string()) })),
+    deniedTools: z.array(
+      z.object({
+        name: z.string(),
+        missingScopes: z.array(z.string()).describe("The narrowest scopes that would allow it"),
+      }),
+    ),
+    startableTasks: z
+      .array(z.string())
+      .describe("The tasks the token may start (per-task scopes, or workflows:run for all)"),
+    runs: z.object({
+      read: Visibility.describe("all: every run; own: the runs this caller started"),
+      cancel: Visibility.describe("all: any run; own: the runs this caller started"),
+    }),
   },
-  async handler(_input, { caller, catalogue }) {
-    const denied = catalogue
-      .map(({ name, scopes }) => ({
-        name,
-        missingScopes: scopes.filter((s) => !caller.scopes.includes(s)),
-      }))
-      .filter((tool) => tool.missingScopes.length > 0);
-    const allowed = catalogue
-      .map((t) => t.name)
-      .filter((name) => !denied.some((d) => d.name === name));
+  async handler(_input, { caller, catalogue, backend }) {
+    const mayStart = (task?: string) =>
+      authorize(requirementOf({ taskScopeOf: "task" }, { task }, backend), caller.scopes).allowed;
+    const startable = (await backend.listTasks()).map((t) => t.name).filter((t) => mayStart(t));
+    const allowed: string[] = [];
+    const denied: { name: string; missingScopes: string[] }[] = [];
+    for (const tool of catalogue) {
+      if ("scopes" in tool.requires) {
+        const decision = authorize(tool.requires.scopes, caller.scopes);
+        if (decision.allowed) allowed.push(tool.name);
+        else denied.push({ name: tool.name, missingScopes: decision.missing });
+      } else if (startable.length > 0 || mayStart()) {
+        // Per-task: allowed when some task (or, with workflows:run, any) may be started.
+        allowed.push(tool.name);
+      } else {
+        denied.push({ name: tool.name, missingScopes: requirementLabel(tool.requires) });
+      }
+    }
+    const read = visibility(caller.scopes, "read");
+    const cancel = visibility(caller.scopes, "cancel");
     const expiresAt = caller.expiresAt
       ? new Date(caller.expiresAt * 1000).toISOString()
       : undefined;
@@ -45,8 +72,10 @@ export default defineTool({
         expiresAt,
         allowedTools: allowed,
         deniedTools: denied,
+        startableTasks: startable,
+        runs: { read, cancel },
       },
-      text: `${caller.subject} via client ${caller.clientId || "(unknown)"}; scopes: ${caller.scopes.join(" ") || "(none)"}; allowed tools: ${allowed.join(", ")}`,
+      text: `${caller.subject} via client ${caller.clientId || "(unknown)"}; scopes: ${caller.scopes.join(" ") || "(none)"}; allowed tools: ${allowed.join(", ") || "(none)"}; may start: ${startable.join(", ") || "(no task)"}; sees ${read === "all" ? "every run" : "its own runs"}`,
     };
   },
 });

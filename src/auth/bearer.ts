@@ -1,30 +1,45 @@
-import {
-  InvalidTokenError,
-  OAuthError,
-  TemporarilyUnavailableError,
-} from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { NextFunction, Request, Response } from "express";
+import type { Auditor } from "../audit/auditor.js";
+import { boundedText } from "../http/bounded.js";
+import type { Logger } from "../logger.js";
 import { bearerChallenge } from "./challenge.js";
-import type { JwtVerifier } from "./verifier.js";
+import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailable, TokenRejected } from "./errors.js";
+import { DEFAULT_SCOPES } from "./scopes.js";
 
 export interface BearerOptions {
-  verifier: JwtVerifier;
+  verifier: { verifyAccessToken(token: string): Promise<AuthInfo> };
   resourceMetadataUrl: string;
-  /** Scopes named in a 401 challenge: what a client should ask for. */
-  challengeScopes: readonly string[];
+  auditor: Auditor;
+  logger: Logger;
 }
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
 /**
  * Authenticates `Authorization: Bearer` (the only method accepted: never a
  * query string or body). Sets `req.auth`; otherwise answers 401 with the
- * challenge that lets a client discover the authorization server.
+ * challenge that lets a client discover the authorization server. The
+ * challenge names only the minimal default scope: a client asks for more
+ * when a call needs it (step-up), never for the whole catalogue up front.
  */
-export function requireBearer({ verifier, resourceMetadataUrl, challengeScopes }: BearerOptions) {
+export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
+  const challenge = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
+  const refuse = (res: Response, outcome: string, reason?: string) => {
+    res.locals.authDecision = outcome;
+    if (reason) res.locals.authReason = reason;
+    auditor.refusal({
+      at: new Date().toISOString(),
+      decision: "refused",
+      outcome,
+      ...(reason ? { reason } : {}),
+    });
+  };
+
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
-    const challenge = { resourceMetadata: resourceMetadataUrl, scope: challengeScopes };
     if (!header) {
-      res.locals.authDecision = "no_token";
+      refuse(res, "no_token");
       res.set("WWW-Authenticate", bearerChallenge(challenge));
       res.status(401).json({
         error: "unauthorized",
@@ -33,28 +48,38 @@ export function requireBearer({ verifier, resourceMetadataUrl, challengeScopes }
       return;
     }
     try {
-      const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
-      if (!match?.[1]) throw new InvalidTokenError("Authorization header must be `Bearer <token>`");
-      req.auth = await verifier.verifyAccessToken(match[1]);
+      const token = BEARER.exec(header)?.[1];
+      if (!token) {
+        throw new TokenRejected("malformed", "Authorization header must be `Bearer <token>`");
+      }
+      // The SDK's own scope challenges point clients at the same metadata.
+      req.auth = { ...(await verifier.verifyAccessToken(token)), resourceMetadataUrl };
       res.locals.authDecision = "authenticated";
       next();
     } catch (error) {
-      const oauth =
-        error instanceof OAuthError ? error : new TemporarilyUnavailableError("token check failed");
-      if (oauth instanceof TemporarilyUnavailableError) {
-        res.locals.authDecision = "keys_unavailable";
-        res.locals.authReason = oauth.message;
-        res.set("Retry-After", "5");
-        res.status(503).json(oauth.toResponseObject());
+      if (error instanceof TokenRejected) {
+        refuse(res, "invalid_token", error.code);
+        res.locals.authReason = boundedText(error.description);
+        res.set(
+          "WWW-Authenticate",
+          bearerChallenge({ ...challenge, error: "invalid_token", description: error.description }),
+        );
+        res.status(401).json({ error: "invalid_token", error_description: error.description });
         return;
       }
-      res.locals.authDecision = "invalid_token";
-      res.locals.authReason = oauth.message;
-      res.set(
-        "WWW-Authenticate",
-        bearerChallenge({ ...challenge, error: "invalid_token", description: oauth.message }),
+      // The token is not at fault: the client keeps it and retries. Where the
+      // keys live and why they failed is for the log, not for the caller.
+      const retryAfter = error instanceof KeysUnavailable ? error.retryAfterSeconds : 5;
+      res.locals.authDecision = "keys_unavailable";
+      logger.warn(
+        { detail: error instanceof KeysUnavailable ? error.detail : String(error) },
+        "access token not checked: issuer keys unavailable",
       );
-      res.status(401).json(oauth.toResponseObject());
+      res.set("Retry-After", String(retryAfter));
+      res.status(503).json({
+        error: "temporarily_unavailable",
+        error_description: KEYS_UNAVAILABLE_MESSAGE,
+      });
     }
   };
 }

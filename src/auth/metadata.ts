@@ -1,35 +1,67 @@
-import { metadataHandler } from "@modelcontextprotocol/sdk/server/auth/handlers/metadata.js";
-import { getOAuthProtectedResourceMetadataUrl } from "@modelcontextprotocol/sdk/server/auth/router.js";
-import type { OAuthProtectedResourceMetadata } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { Router } from "express";
+import {
+  getOAuthProtectedResourceMetadataUrl,
+  type OAuthProtectedResourceMetadata,
+} from "@modelcontextprotocol/server";
+import { type Request, type Response, Router } from "express";
+import type { Logger } from "../logger.js";
+import { supportedScopes } from "./scopes.js";
 
 export interface ResourceMetadataOptions {
   resource: string;
   authorizationServer: string;
-  scopes: readonly string[];
   resourceName: string;
-  documentation?: string;
+  /** The tasks whose per-task scopes are advertised (the backend's current catalogue). */
+  taskNames(): Promise<string[]>;
+  logger: Logger;
 }
+
+/** A workflow with more tasks than this advertises the first ones only: a bounded document. */
+const MAX_ADVERTISED_TASKS = 200;
 
 export const resourceMetadataUrl = (resource: string) =>
   getOAuthProtectedResourceMetadataUrl(new URL(resource));
 
 /**
  * RFC 9728 Protected Resource Metadata, at the path-inserted location for
- * `/mcp` and at the root location some clients try first. Public, CORS-readable.
+ * `/mcp` and at the root location some clients try first. Public and
+ * CORS-readable. `scopes_supported` is every fixed scope plus the per-task
+ * scopes of the tasks the backend offers now; if the backend cannot say, the
+ * fixed scopes alone (discovery must not fail because Render is slow).
  */
 export function resourceMetadataRouter(options: ResourceMetadataOptions): Router {
-  const metadata: OAuthProtectedResourceMetadata = {
-    resource: options.resource,
-    authorization_servers: [options.authorizationServer],
-    scopes_supported: [...options.scopes],
-    bearer_methods_supported: ["header"],
-    resource_name: options.resourceName,
-    ...(options.documentation ? { resource_documentation: options.documentation } : {}),
+  const handler = async (req: Request, res: Response) => {
+    res.set("Access-Control-Allow-Origin", "*");
+    if (req.method === "OPTIONS") {
+      res.set("Access-Control-Allow-Methods", "GET, OPTIONS").status(204).end();
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res
+        .set("Allow", "GET, OPTIONS")
+        .status(405)
+        .json({
+          error: "method_not_allowed",
+          error_description: `${req.method} is not allowed; use GET`,
+        });
+      return;
+    }
+    let tasks: string[] = [];
+    try {
+      tasks = (await options.taskNames()).slice(0, MAX_ADVERTISED_TASKS);
+    } catch (error) {
+      options.logger.warn({ err: error }, "task list unavailable for scopes_supported");
+    }
+    const metadata: OAuthProtectedResourceMetadata = {
+      resource: options.resource,
+      authorization_servers: [options.authorizationServer],
+      scopes_supported: supportedScopes(tasks),
+      bearer_methods_supported: ["header"],
+      resource_name: options.resourceName,
+    };
+    res.set("Cache-Control", "public, max-age=60").json(metadata);
   };
-  const handler = metadataHandler(metadata);
   const router = Router();
-  router.use(new URL(resourceMetadataUrl(options.resource)).pathname, handler);
-  router.use("/.well-known/oauth-protected-resource", handler);
+  router.all(new URL(resourceMetadataUrl(options.resource)).pathname, handler);
+  router.all("/.well-known/oauth-protected-resource", handler);
   return router;
 }

@@ -1,10 +1,171 @@
-/** Every scope this server knows, declared once, each with its one-line meaning. */
+/**
+ * The scope model, declared once. Every scope this server knows is here with
+ * what it grants, what it implies and whether clients ask for it by default;
+ * the gate, the tools, whoami, the challenges, Protected Resource Metadata,
+ * the banner, the consent page and the README table all derive from it.
+ */
+
+interface ScopeDeclaration {
+  /** What holding the scope allows, in one line a person can consent to. */
+  grants: string;
+  /** Scopes this one includes (transitively); each must be declared here too. */
+  implies: readonly string[];
+  /** Also includes every per-task scope `workflows:run:<task>`. */
+  impliesEveryTaskScope?: true;
+  /** Named in the first 401 challenge: the minimal default a client asks for. */
+  requestedByDefault?: true;
+}
+
 export const SCOPES = {
-  "workflows:read": "Inspect tasks, task runs and their logs",
-  "workflows:run": "Start task runs",
-  "workflows:cancel": "Cancel task runs",
-} as const;
+  "workflows:read": {
+    grants: "See the task catalogue, and the runs you started with their results and logs",
+    implies: [],
+    requestedByDefault: true,
+  },
+  "workflows:read:all": {
+    grants:
+      "See every run, whoever or whatever started it (runs started outside this server included)",
+    implies: ["workflows:read"],
+  },
+  "workflows:run": {
+    grants: "Start a run of any task",
+    implies: [],
+    impliesEveryTaskScope: true,
+  },
+  "workflows:cancel": {
+    grants: "Cancel runs you started",
+    implies: [],
+  },
+  "workflows:cancel:all": {
+    grants: "Cancel any run",
+    implies: ["workflows:cancel"],
+  },
+  "workflows:admin": {
+    grants: "Everything above, and the audit trail of who started or cancelled what",
+    implies: ["workflows:read:all", "workflows:run", "workflows:cancel:all"],
+  },
+} as const satisfies Record<string, ScopeDeclaration>;
 
-export type Scope = keyof typeof SCOPES;
+export type FixedScope = keyof typeof SCOPES;
 
-export const ALL_SCOPES = Object.keys(SCOPES) as Scope[];
+/** The per-task family: `workflows:run:square` starts runs of `square` and nothing else. */
+export const TASK_SCOPE_PREFIX = "workflows:run:";
+
+/** Every fixed scope, in declaration order. */
+export const FIXED_SCOPES = Object.keys(SCOPES) as FixedScope[];
+
+/** What a client asks for before it knows better (scope minimization). */
+export const DEFAULT_SCOPES = FIXED_SCOPES.filter(
+  (scope) => (SCOPES[scope] as ScopeDeclaration).requestedByDefault,
+);
+
+/** Bounds a task scope so a hostile task name cannot make a header or token unbounded. */
+const MAX_TASK_SCOPE_LENGTH = 200;
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+export const isScopeToken = (value: string): boolean => SCOPE_TOKEN.test(value);
+
+const declaration = (scope: string): ScopeDeclaration | undefined =>
+  Object.hasOwn(SCOPES, scope) ? (SCOPES as Record<string, ScopeDeclaration>)[scope] : undefined;
+
+/**
+ * The scope that allows starting runs of `task`, or undefined when the name
+ * cannot form a valid scope token (a space, a quote, a backslash, a non-ASCII
+ * character, or longer than 200 characters): such tasks are started only with
+ * `workflows:run` (or `workflows:admin`).
+ */
+export function taskScope(task: string): string | undefined {
+  const scope = `${TASK_SCOPE_PREFIX}${task}`;
+  return task.length > 0 && scope.length <= MAX_TASK_SCOPE_LENGTH && isScopeToken(scope)
+    ? scope
+    : undefined;
+}
+
+/** The task a per-task scope names, or undefined for any other scope. */
+export function taskOfScope(scope: string): string | undefined {
+  if (!scope.startsWith(TASK_SCOPE_PREFIX) || declaration(scope)) return undefined;
+  const task = scope.slice(TASK_SCOPE_PREFIX.length);
+  return taskScope(task) === scope ? task : undefined;
+}
+
+/** True for a scope this server gives meaning to: a fixed scope or a per-task scope. */
+export const isKnownScope = (scope: string): boolean =>
+  declaration(scope) !== undefined || taskOfScope(scope) !== undefined;
+
+/** What a scope grants, for consent pages and tables; undefined for a scope this server does not know. */
+export function meaningOf(scope: string): string | undefined {
+  const fixed = declaration(scope);
+  if (fixed) return fixed.grants;
+  const task = taskOfScope(scope);
+  return task === undefined ? undefined : `Start runs of the task ${task}`;
+}
+
+/** The fixed scopes `scope` includes, itself first (transitive closure of `implies`). */
+function closure(scope: FixedScope): FixedScope[] {
+  const seen: FixedScope[] = [scope];
+  for (let i = 0; i < seen.length; i++) {
+    for (const implied of (SCOPES[seen[i] as FixedScope] as ScopeDeclaration).implies) {
+      if (!seen.includes(implied as FixedScope)) seen.push(implied as FixedScope);
+    }
+  }
+  return seen;
+}
+
+/**
+ * True when holding `held` allows `needed`: the scope itself, or a fixed
+ * scope that implies it. Matching is exact: `workflows:run:sq` grants nothing
+ * for `square`, and no scope is matched by prefix.
+ */
+export function holdsScope(held: readonly string[], needed: string): boolean {
+  if (held.includes(needed)) return true;
+  const neededTask = taskOfScope(needed);
+  for (const scope of held) {
+    if (!declaration(scope)) continue;
+    for (const implied of closure(scope as FixedScope)) {
+      if (implied === needed) return true;
+      if (neededTask !== undefined && declaration(implied)?.impliesEveryTaskScope) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Every scope that would allow `needed`, narrowest first: the scope itself,
+ * then the scopes implying it, closest first. For `workflows:run:square`:
+ * `workflows:run:square`, `workflows:run`, `workflows:admin`.
+ */
+export function scopesAllowing(needed: string): string[] {
+  const allowing = [needed];
+  const depth = (scope: FixedScope) => closure(scope).length;
+  const wider = FIXED_SCOPES.filter((scope) => scope !== needed && holdsScope([scope], needed));
+  // A scope implying fewer others is narrower.
+  wider.sort((a, b) => depth(a) - depth(b));
+  allowing.push(...wider);
+  return allowing;
+}
+
+/** Canonical order for scope lists in challenges: fixed scopes as declared, then task scopes by name. */
+export function sortScopes(scopes: Iterable<string>): string[] {
+  const unique = [...new Set(scopes)];
+  const rank = (scope: string) => {
+    const index = FIXED_SCOPES.indexOf(scope as FixedScope);
+    return index >= 0 ? index : FIXED_SCOPES.length;
+  };
+  return unique.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `scopes_supported` in Protected Resource Metadata: every fixed scope, and the per-task scopes of these tasks. */
+export function supportedScopes(taskNames: Iterable<string>): string[] {
+  const perTask = [...taskNames].map(taskScope).filter((s): s is string => s !== undefined);
+  return sortScopes([...FIXED_SCOPES, ...perTask]);
+}
+
+/** Which runs a caller sees for an action: every run (an `:all` scope) or only the runs it started. */
+export type Visibility = "all" | "own";
+
+export function visibility(held: readonly string[], action: "read" | "cancel"): Visibility {
+  return holdsScope(held, action === "read" ? "workflows:read:all" : "workflows:cancel:all")
+    ? "all"
+    : "own";
+}

@@ -1,148 +1,525 @@
+import type { AuthInfo, OAuthTokenVerifier } from "@modelcontextprotocol/server";
 import {
-  InvalidTokenError,
-  TemporarilyUnavailableError,
-} from "@modelcontextprotocol/sdk/server/auth/errors.js";
-import type { OAuthTokenVerifier } from "@modelcontextprotocol/sdk/server/auth/provider.js";
-import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
-import { discoverJwksUri } from "./discovery.js";
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from "jose";
+import { type BackoffOptions, createIssuerKeys, type KeysLogger } from "./discovery.js";
+import { KeysUnavailable, TokenRejected } from "./errors.js";
+import { isScopeToken } from "./scopes.js";
+import { TokenCache } from "./token-cache.js";
 
 export interface VerifierOptions {
   issuer: string;
   /** Known up front, or discovered from the issuer's metadata on first use. */
   jwksUrl?: string;
   audiences: string[];
+  /** Asymmetric JWS algorithms only: anything else is refused here, at construction. */
   algorithms: string[];
   /** Another claim holding scopes, read in addition to `scope` and `scp`. */
   scopeClaim?: string;
+  /** Longest accepted `exp − iat` (or `exp − now` without `iat`). Default 86400 (Auth0's default lifetime). */
+  maxTokenLifetimeSeconds?: number;
+  /** Oldest accepted `iat`, when present. Default 86400. */
+  maxTokenAgeSeconds?: number;
+  /** Accept only `typ: at+jwt` (RFC 9068) instead of also `JWT` and no `typ`. Default false. */
+  requireAtJwt?: boolean;
+  /** Allowed clock skew for `exp`, `nbf` and `iat`. Default 5. */
+  clockToleranceSeconds?: number;
+  /** The verified-token cache; `false` turns it off. */
+  cache?: false | { maxEntries?: number; maxTtlSeconds?: number };
+  /** Fetching the issuer's metadata and keys. */
+  keys?: { timeoutMs?: number; refreshIntervalMs?: number; backoff?: BackoffOptions };
+  /** Where fetch failures and recoveries are logged (with URLs and reasons). */
+  logger?: KeysLogger;
+  /** Milliseconds since the epoch; injectable for tests. */
+  clock?: () => number;
+}
+
+export interface VerifierHealth {
+  /** True once the issuer's keys have been fetched successfully, and from then on. */
+  ready: boolean;
+  /** `degraded`: keys are cached but the last refresh failed; tokens are still verified. */
+  state: "starting" | "unavailable" | "ready" | "degraded";
+  /** One public-safe line (no URLs, no error text: those are in the log). */
+  detail: string;
 }
 
 export interface JwtVerifier extends OAuthTokenVerifier {
+  /** Resolves with the token's AuthInfo; rejects with TokenRejected or KeysUnavailable only. */
+  verifyAccessToken(token: string): Promise<AuthInfo>;
   /** The JWKS location, once known. */
   jwksUrl(): string | undefined;
-  /** Resolves the JWKS location now; rejects with the reason when it cannot. */
+  /** Resolves the JWKS location now; rejects with KeysUnavailable (`detail` says why). */
   discover(): Promise<string>;
+  /**
+   * Fetches metadata and keys in the background, retrying with the backoff,
+   * until keys are loaded; the promise resolves then (or when closed). Never rejects.
+   */
+  warmUp(): Promise<void>;
+  health(): VerifierHealth;
+  /**
+   * Fetches the issuer's JWKS now (subject to the failure backoff) instead of
+   * at the next refresh interval, e.g. after a known key rotation. Rejects
+   * with KeysUnavailable; the keys already held stay in use either way.
+   */
+  refreshKeys(): Promise<void>;
+  /** Stops warm-up retries (the only timers this verifier owns). */
+  close(): void;
 }
+
+/** Defaults for the options above. */
+export const VERIFIER_DEFAULTS = {
+  maxTokenLifetimeSeconds: 86_400,
+  maxTokenAgeSeconds: 86_400,
+  clockToleranceSeconds: 5,
+  cacheMaxEntries: 10_000,
+  cacheMaxTtlSeconds: 300,
+} as const;
+
+/** Asymmetric algorithms: with a symmetric one, anyone holding the public key could sign. */
+const ASYMMETRIC = /^(?:RS|PS|ES)(?:256|384|512)$|^ES256K$|^EdDSA$|^Ed25519$|^Ed448$|^ML-DSA-/;
+/** Longer than any header a Node server accepts (16 KiB in all): refused before any parsing. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const MAX_IDENTIFIER_LENGTH = 255;
+/** Control characters (C0, DEL, C1): no identifier we log or show may carry them. */
+const CONTROL = /\p{Cc}/u;
+const MAX_SCOPES = 256;
+const MAX_SCOPE_LENGTH = 200;
+/** Tokens whose signature failed are remembered this long, so a replayed bad token costs no verification. */
+const REJECTION_TTL_MS = 60_000;
+const REJECTION_CACHE_ENTRIES = 1_000;
+
+/** What is cached for a verified token: its AuthInfo without the token itself. */
+type Verified = Omit<AuthInfo, "token" | "resource"> & { resource?: string };
 
 /**
  * Verifies JWT access tokens against the issuer's JWKS: signature with an
- * allowed asymmetric algorithm, issuer, audience (RFC 8707), expiry and
- * not-before. Rejections are InvalidTokenError with a short reason for
- * `error_description`; an unreachable JWKS is TemporarilyUnavailableError.
+ * allowed asymmetric algorithm, issuer, audience (RFC 8707), expiry,
+ * not-before, issued-at, token age and lifetime, `typ`, and the shape of the
+ * claims the server relies on (`sub`, client id, scopes).
+ *
+ * What is decided without keys. Every check that needs no key runs first, on
+ * the decoded but unverified token: shape, header (`alg`, `typ`) and claims.
+ * Each of these can only *refuse* a token, never let one through (a token is
+ * accepted only after its signature verifies, and its AuthInfo is built from
+ * the verified payload), and its outcome does not depend on whether the token
+ * is genuine: if the token is genuine its claims are what the issuer said, so
+ * the refusal is right; if it is forged it must be refused anyway, only the
+ * reason given differs. So a token that is malformed, not an access token,
+ * signed with a refused algorithm, for another issuer or audience, expired or
+ * badly shaped gets `401 invalid_token` even while the issuer's keys are
+ * unavailable; only a token that passes all of them and then needs a key we
+ * cannot get is answered with KeysUnavailable (503): it may well be valid.
+ *
+ * Caching and revocation. A verified token is cached (by SHA-256 digest,
+ * bounded LRU) until its `exp` and for at most `cache.maxTtlSeconds`, so its
+ * signature is checked once, not on every request. This changes nothing
+ * about revocation: JWT access tokens are not revocable at this server (it
+ * never introspects them), so a token stays valid until `exp` with or without
+ * the cache; the cap only bounds how long a key the issuer withdrew keeps
+ * vouching for tokens already seen. Tokens whose signature failed are cached
+ * as rejected for 60 s in a separate, smaller LRU (so a flood of distinct bad
+ * tokens cannot evict good ones); rejections that can change with time or
+ * keys (not yet valid, unknown key id, keys unavailable) are never cached.
  */
 export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
-  let jwksUrl = options.jwksUrl;
-  let keys = jwksUrl ? createRemoteJWKSet(new URL(jwksUrl)) : undefined;
-  let discovering: Promise<string> | undefined;
-
-  async function discover(): Promise<string> {
-    if (jwksUrl) return jwksUrl;
-    // One discovery in flight at a time; a failure is forgotten so the next request retries.
-    discovering ??= discoverJwksUri(options.issuer).then(
-      (url) => {
-        jwksUrl = url;
-        keys = createRemoteJWKSet(new URL(url));
-        return url;
-      },
-      (error: unknown) => {
-        discovering = undefined;
-        throw error;
-      },
+  const refused = options.algorithms.filter((alg) => !ASYMMETRIC.test(alg));
+  if (refused.length > 0 || options.algorithms.length === 0) {
+    throw new TypeError(
+      `only asymmetric JWS algorithms can be allowed (refused: ${refused.join(", ") || "an empty list"})`,
     );
-    return discovering;
+  }
+  const clock = options.clock ?? Date.now;
+  const policy: ClaimPolicy = {
+    issuer: options.issuer,
+    audiences: options.audiences,
+    scopeClaim: options.scopeClaim,
+    maxLifetime: options.maxTokenLifetimeSeconds ?? VERIFIER_DEFAULTS.maxTokenLifetimeSeconds,
+    maxAge: options.maxTokenAgeSeconds ?? VERIFIER_DEFAULTS.maxTokenAgeSeconds,
+    tolerance: options.clockToleranceSeconds ?? VERIFIER_DEFAULTS.clockToleranceSeconds,
+  };
+  const algorithms = new Set(options.algorithms);
+  const keys = createIssuerKeys({
+    issuer: options.issuer,
+    jwksUrl: options.jwksUrl,
+    timeoutMs: options.keys?.timeoutMs,
+    refreshIntervalMs: options.keys?.refreshIntervalMs,
+    backoff: options.keys?.backoff,
+    logger: options.logger,
+    clock,
+  });
+  const verified =
+    options.cache === false
+      ? undefined
+      : new TokenCache<Verified>({
+          maxEntries: options.cache?.maxEntries ?? VERIFIER_DEFAULTS.cacheMaxEntries,
+          maxTtlMs: (options.cache?.maxTtlSeconds ?? VERIFIER_DEFAULTS.cacheMaxTtlSeconds) * 1000,
+          clock,
+        });
+  const rejected =
+    options.cache === false
+      ? undefined
+      : new TokenCache<TokenRejected>({
+          maxEntries: REJECTION_CACHE_ENTRIES,
+          maxTtlMs: REJECTION_TTL_MS,
+          clock,
+        });
+
+  let warming: Promise<void> | undefined;
+  let closed = false;
+  let wakeUp: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function verifyAccessToken(token: string): Promise<AuthInfo> {
+    const hit = verified?.get(token);
+    if (hit) return fromCache(token, hit);
+    const known = rejected?.get(token);
+    if (known) throw known;
+
+    const now = Math.floor(clock() / 1000);
+    // 1. Everything that needs no key (see above): refusals only.
+    const header = inspectHeader(token, algorithms, options.requireAtJwt === true);
+    readClaims(decodePayload(token), policy, now);
+
+    // 2. The signature, with a key from the issuer's JWKS.
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys.getKey, {
+        issuer: options.issuer,
+        audience: options.audiences,
+        algorithms: [header.alg as string],
+        requiredClaims: ["exp", "sub"],
+        clockTolerance: policy.tolerance,
+        currentDate: new Date(now * 1000),
+      }));
+    } catch (error) {
+      if (error instanceof KeysUnavailable) throw error;
+      if (!(error instanceof TokenRejected || error instanceof errors.JOSEError)) {
+        // Not jose judging the token: a fault of ours or the platform's, not the client's.
+        throw new KeysUnavailable(`token verification failed unexpectedly: ${String(error)}`);
+      }
+      const rejection = rejectionOf(error);
+      if (rejection.code === "signature_invalid") {
+        rejected?.set(token, rejection, Number.POSITIVE_INFINITY);
+      }
+      throw rejection;
+    }
+
+    // 3. What the server relies on, from the verified payload only.
+    const claims = readClaims(payload, policy, now);
+    const info: Verified = {
+      clientId: claims.clientId,
+      scopes: claims.scopes,
+      expiresAt: claims.expiresAt,
+      ...(claims.resource ? { resource: claims.resource } : {}),
+      // Read by the tools' caller context and the request log.
+      extra: { subject: claims.subject, issuer: options.issuer },
+    };
+    verified?.set(token, info, claims.expiresAt * 1000);
+    return fromCache(token, info);
+  }
+
+  async function warmUp(): Promise<void> {
+    warming ??= (async () => {
+      while (!closed) {
+        try {
+          await keys.load();
+          return;
+        } catch {
+          // Logged by the key source; wait out the backoff, then try again.
+          await new Promise<void>((resolve) => {
+            wakeUp = resolve;
+            timer = setTimeout(resolve, Math.max(keys.retryInMs(), 10));
+            timer.unref();
+          });
+        }
+      }
+    })();
+    return warming;
   }
 
   return {
-    jwksUrl: () => jwksUrl,
-    discover,
-    async verifyAccessToken(token: string): Promise<AuthInfo> {
-      try {
-        await discover();
-      } catch (error) {
-        throw new TemporarilyUnavailableError(errorMessage(error));
+    verifyAccessToken,
+    jwksUrl: keys.jwksUrl,
+    discover: keys.discover,
+    warmUp,
+    refreshKeys: keys.refresh,
+    health() {
+      keys.refreshIfDue();
+      const status = keys.status();
+      if (!status.loaded) {
+        return status.failing
+          ? {
+              ready: false,
+              state: "unavailable",
+              detail: `the authorization server's keys could not be fetched (${status.failures} attempt(s) failed)`,
+            }
+          : {
+              ready: false,
+              state: "starting",
+              detail: "the authorization server's keys are not loaded yet",
+            };
       }
-      if (!keys) throw new TemporarilyUnavailableError("no JWKS");
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, keys, {
-          issuer: options.issuer,
-          audience: options.audiences,
-          algorithms: options.algorithms,
-          requiredClaims: ["exp", "sub"],
-          clockTolerance: 5,
-        }));
-      } catch (error) {
-        throw rejection(error);
+      if (status.failing) {
+        return {
+          ready: true,
+          state: "degraded",
+          detail: `degraded: the authorization server's keys could not be refreshed (${status.failures} attempt(s) failed); cached keys are in use`,
+        };
       }
-      return {
-        token,
-        clientId:
-          stringClaim(payload.client_id) ??
-          stringClaim(payload.azp) ??
-          stringClaim(payload.cid) ??
-          "",
-        scopes: scopesOf(payload, options.scopeClaim),
-        expiresAt: payload.exp,
-        resource: matchedAudience(payload.aud, options.audiences),
-        // Read by the tools' caller context and the request log.
-        extra: { subject: String(payload.sub), issuer: options.issuer },
-      };
+      return { ready: true, state: "ready", detail: "the authorization server's keys are loaded" };
+    },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      wakeUp?.();
     },
   };
 }
 
-function rejection(error: unknown): Error {
-  if (error instanceof errors.JWTExpired) return new InvalidTokenError("token expired");
+/** A fresh AuthInfo per request: callers (the SDK among them) may add to the object. */
+function fromCache(token: string, info: Verified): AuthInfo {
+  return {
+    token,
+    clientId: info.clientId,
+    scopes: [...info.scopes],
+    ...(info.expiresAt !== undefined ? { expiresAt: info.expiresAt } : {}),
+    ...(info.resource ? { resource: new URL(info.resource) } : {}),
+    ...(info.extra ? { extra: { ...info.extra } } : {}),
+  };
+}
+
+/**
+ * Shape and header, before anything else. Refusing a header `alg` that is not
+ * allowed is safe without the key: it is refused after verification anyway,
+ * and this way `none` and `HS256` never reach a key lookup.
+ */
+function inspectHeader(
+  token: string,
+  algorithms: ReadonlySet<string>,
+  requireAtJwt: boolean,
+): ProtectedHeaderParameters {
+  if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
+    throw new TokenRejected("malformed", "token is malformed");
+  }
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new TokenRejected("malformed", "token is malformed");
+  }
+  if (typeof header.alg !== "string" || !algorithms.has(header.alg)) {
+    throw new TokenRejected("algorithm_not_allowed", "token signing algorithm is not allowed");
+  }
+  if (header.b64 === false) throw new TokenRejected("malformed", "token is malformed");
+  checkType(header.typ, requireAtJwt);
+  return header;
+}
+
+/**
+ * `typ` (RFC 7515 §4.1.9: a media type, `application/` optional, compared
+ * case-insensitively). RFC 9068 access tokens say `at+jwt`; many issuers
+ * (Auth0, Descope, Entra, Keycloak) say `JWT`, and Okta's custom servers send
+ * none, so those are accepted by default. Every other value is refused: an
+ * explicit type other than the generic `JWT` declares some other kind of JWT
+ * (RFC 8725 §3.11) — a DPoP proof (`dpop+jwt`), a logout token
+ * (`logout+jwt`), a security event (`secevent+jwt`), a request object
+ * (`oauth-authz-req+jwt`), an introspection response
+ * (`token-introspection+jwt`), a client attestation, an SD-JWT key binding
+ * (`kb+jwt`), Okta's org-server tokens (`application/okta-internal-at+jwt`,
+ * not meant for third parties) — which an issuer may sign with the same key.
+ * An allowlist also refuses kinds defined later. ID tokens cannot be told
+ * apart by `typ` (they say `JWT` or nothing): their audience (the client, not
+ * this resource) refuses them. `requireAtJwt` accepts `at+jwt` only.
+ */
+function checkType(typ: unknown, requireAtJwt: boolean): void {
+  const normalized =
+    typeof typ === "string" ? typ.toLowerCase().replace(/^application\//, "") : undefined;
+  if (requireAtJwt) {
+    if (normalized !== "at+jwt") {
+      throw new TokenRejected("type_not_allowed", "token type (typ) must be at+jwt");
+    }
+    return;
+  }
+  if (typ === undefined || normalized === "jwt" || normalized === "at+jwt") return;
+  throw new TokenRejected("type_not_allowed", "token type (typ) is not an access token type");
+}
+
+function decodePayload(token: string): JWTPayload {
+  try {
+    return decodeJwt(token);
+  } catch {
+    throw new TokenRejected("malformed", "token is malformed");
+  }
+}
+
+interface ClaimPolicy {
+  issuer: string;
+  audiences: readonly string[];
+  scopeClaim: string | undefined;
+  maxLifetime: number;
+  maxAge: number;
+  tolerance: number;
+}
+
+interface Claims {
+  subject: string;
+  clientId: string;
+  scopes: string[];
+  expiresAt: number;
+  resource?: string;
+}
+
+/**
+ * Every claim check, in the order a client most needs to hear about:
+ * issuer, audience, the time claims, then the claims the server reads.
+ * Run twice: on the unverified payload (refusals without keys) and on the
+ * verified one (to build what is returned).
+ */
+function readClaims(payload: JWTPayload, policy: ClaimPolicy, now: number): Claims {
+  if (payload.iss !== policy.issuer) {
+    throw new TokenRejected(
+      "issuer_not_trusted",
+      "token issuer is not trusted by this server",
+      "iss",
+    );
+  }
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  const resource = audiences.find(
+    (aud): aud is string => typeof aud === "string" && policy.audiences.includes(aud),
+  );
+  if (resource === undefined) {
+    throw new TokenRejected("audience_mismatch", "token audience is not this resource", "aud");
+  }
+  const exp = numericDate(payload, "exp", true) as number;
+  const nbf = numericDate(payload, "nbf", false);
+  const iat = numericDate(payload, "iat", false);
+  const { tolerance } = policy;
+  if (exp <= now - tolerance) throw new TokenRejected("expired", "token expired", "exp");
+  if (nbf !== undefined && nbf > now + tolerance) {
+    throw new TokenRejected("not_yet_valid", "token is not yet valid", "nbf");
+  }
+  if (iat !== undefined && iat > now + tolerance) {
+    throw new TokenRejected("issued_in_future", "token issued-at time is in the future", "iat");
+  }
+  if (iat !== undefined && now - iat > policy.maxAge + tolerance) {
+    throw new TokenRejected("too_old", "token was issued too long ago", "iat");
+  }
+  if (exp - (iat ?? now) > policy.maxLifetime) {
+    throw new TokenRejected(
+      "lifetime_too_long",
+      "token lifetime is longer than this server accepts",
+      "exp",
+    );
+  }
+  const subject = identifier(payload.sub);
+  if (subject === undefined) {
+    throw new TokenRejected(
+      "claim_invalid",
+      `token subject (sub) must be a non-empty string of at most ${MAX_IDENTIFIER_LENGTH} characters`,
+      "sub",
+    );
+  }
+  return {
+    subject,
+    // The first well-formed one; a claim of another shape is ignored, never stringified.
+    clientId:
+      identifier(payload.client_id) ?? identifier(payload.azp) ?? identifier(payload.cid) ?? "",
+    scopes: scopesOf(payload, policy.scopeClaim),
+    expiresAt: exp,
+    // Only a URL is a resource indicator (some issuers put an API identifier in `aud`).
+    ...(URL.canParse(resource) ? { resource } : {}),
+  };
+}
+
+function numericDate(payload: JWTPayload, claim: string, required: boolean): number | undefined {
+  const value = payload[claim];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new TokenRejected("claim_invalid", `token claim ${claim} is missing or invalid`, claim);
+  }
+  return value;
+}
+
+/** A non-empty string of bounded length without control characters, or undefined. */
+function identifier(value: unknown): string | undefined {
+  return typeof value === "string" &&
+    value.length > 0 &&
+    value.length <= MAX_IDENTIFIER_LENGTH &&
+    !CONTROL.test(value)
+    ? value
+    : undefined;
+}
+
+/**
+ * Scopes from `scope` (space-separated), `scp` (array or string) and the
+ * configured claim. Entries that cannot be a scope this server gives meaning
+ * to (not a string, not an RFC 6749 scope-token, over 200 characters) are
+ * ignored; more than 256 entries refuse the token, rather than keep an
+ * arbitrary subset of them.
+ */
+function scopesOf(payload: JWTPayload, extraClaim: string | undefined): string[] {
+  const claims = [payload.scope, payload.scp, extraClaim ? payload[extraClaim] : undefined];
+  const entries = claims.flatMap((claim): unknown[] => {
+    if (typeof claim === "string") return claim.split(" ");
+    if (Array.isArray(claim)) return claim;
+    return [];
+  });
+  if (entries.length > MAX_SCOPES) {
+    throw new TokenRejected(
+      "claim_invalid",
+      `token carries more than ${MAX_SCOPES} scopes`,
+      extraClaim && Array.isArray(payload[extraClaim]) ? extraClaim : "scope",
+    );
+  }
+  const scopes = entries.filter(
+    (s): s is string =>
+      typeof s === "string" && s.length > 0 && s.length <= MAX_SCOPE_LENGTH && isScopeToken(s),
+  );
+  return [...new Set(scopes)];
+}
+
+/** jose's verification errors, as the token's fault. (Key fetch failures never get here.) */
+function rejectionOf(error: errors.JOSEError | TokenRejected): TokenRejected {
+  if (error instanceof TokenRejected) return error;
+  if (error instanceof errors.JWTExpired)
+    return new TokenRejected("expired", "token expired", "exp");
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
       case "iss":
-        return new InvalidTokenError("token issuer is not trusted by this server");
+        return new TokenRejected(
+          "issuer_not_trusted",
+          "token issuer is not trusted by this server",
+          "iss",
+        );
       case "aud":
-        return new InvalidTokenError("token audience is not this resource");
+        return new TokenRejected("audience_mismatch", "token audience is not this resource", "aud");
       case "nbf":
-        return new InvalidTokenError("token is not yet valid");
-      case "iat":
-        return new InvalidTokenError("token issued-at time is in the future");
+        return new TokenRejected("not_yet_valid", "token is not yet valid", "nbf");
       default:
-        return new InvalidTokenError(`token claim ${error.claim} is missing or invalid`);
+        return new TokenRejected(
+          "claim_invalid",
+          `token claim ${error.claim} is missing or invalid`,
+          error.claim,
+        );
     }
   }
-  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
-    return new InvalidTokenError("token signing algorithm is not allowed");
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return new TokenRejected("algorithm_not_allowed", "token signing algorithm is not allowed");
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return new InvalidTokenError("token signature is invalid");
+    return new TokenRejected("signature_invalid", "token signature is invalid");
   }
   if (
     error instanceof errors.JWKSNoMatchingKey ||
     error instanceof errors.JWKSMultipleMatchingKeys
   ) {
-    return new InvalidTokenError("token key id matches no key of the issuer");
+    return new TokenRejected("unknown_key", "token key id matches no key of the issuer");
   }
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return new TemporarilyUnavailableError(`issuer keys unavailable: ${error.message}`);
-  }
-  if (error instanceof errors.JOSEError) return new InvalidTokenError("token is malformed");
-  // fetch failures of the JWKS surface as plain errors: not the token's fault
-  return new TemporarilyUnavailableError(`issuer keys unavailable: ${errorMessage(error)}`);
+  return new TokenRejected("malformed", "token is malformed");
 }
-
-function scopesOf(payload: JWTPayload, extraClaim: string | undefined): string[] {
-  const claims = [payload.scope, payload.scp, extraClaim ? payload[extraClaim] : undefined];
-  const scopes = claims.flatMap((claim) => {
-    if (typeof claim === "string") return claim.split(" ");
-    if (Array.isArray(claim)) return claim.filter((s): s is string => typeof s === "string");
-    return [];
-  });
-  return [...new Set(scopes.filter(Boolean))];
-}
-
-function matchedAudience(aud: JWTPayload["aud"], accepted: string[]): URL | undefined {
-  const audiences = Array.isArray(aud) ? aud : aud ? [aud] : [];
-  const match = audiences.find((a) => accepted.includes(a));
-  return match && URL.canParse(match) ? new URL(match) : undefined;
-}
-
-const stringClaim = (value: unknown) => (typeof value === "string" && value ? value : undefined);
-
-const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,3 +1,4 @@
+import { isJsonContentType } from "@modelcontextprotocol/server";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
@@ -5,11 +6,23 @@ import { RpcError, sendRpcError } from "./json-rpc-error.js";
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 /**
- * Parses JSON bodies up to MAX_BODY_BYTES, answering oversized or malformed
- * ones with the JSON-RPC error a client expects instead of express's HTML.
- * Other content types are left unparsed for the transport to refuse (415).
+ * Parses JSON bodies up to MAX_BODY_BYTES, answering what cannot be parsed
+ * with the JSON-RPC error a client expects instead of express's HTML: a
+ * body that is not `application/json` (415), too large (413), not JSON (400).
  */
 export const jsonBody = [
+  (req: Request, res: Response, next: NextFunction) => {
+    if (isJsonContentType(req.headers["content-type"] ?? null)) {
+      next();
+      return;
+    }
+    sendRpcError(
+      res,
+      415,
+      RpcError.ServerError,
+      "Unsupported Media Type: Content-Type must be application/json",
+    );
+  },
   express.json({ limit: MAX_BODY_BYTES, strict: false }),
   (error: unknown, _req: Request, res: Response, next: NextFunction) => {
     const type = (error as { type?: string } | undefined)?.type;

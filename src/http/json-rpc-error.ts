@@ -9,6 +9,8 @@ export const RpcError = {
   InvalidRequest: -32600,
   ServerError: -32000,
   Forbidden: -32003,
+  /** A rate limit was hit: retry after the Retry-After header's seconds. */
+  RateLimited: -32005,
 } as const;
 
 export function sendRpcError(

@@ -1,25 +1,29 @@
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "../logger.js";
+import { boundedText } from "./bounded.js";
 
 /**
- * One line per request once it is answered. Only named fields are logged:
- * never headers, bodies or tokens.
+ * One line per request once it is answered. Only named, bounded fields are
+ * logged: never headers, bodies or tokens. The path is the URL's own (not the
+ * one a router saw after its mount point), without the query string.
  */
 export function requestLog(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
+    const path = boundedText(req.originalUrl.split("?", 1)[0] ?? "/", 256);
     res.on("finish", () => {
       const extra = req.auth?.extra;
       logger.info(
         {
           method: req.method,
-          path: req.path,
+          path,
           status: res.statusCode,
           durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          era: res.locals.era,
           rpcMethod: res.locals.rpcMethods,
           tool: res.locals.tools,
-          subject: extra?.subject,
-          clientId: req.auth?.clientId || undefined,
+          subject: typeof extra?.subject === "string" ? boundedText(extra.subject) : undefined,
+          clientId: req.auth?.clientId ? boundedText(req.auth.clientId) : undefined,
           auth: res.locals.authDecision,
           authReason: res.locals.authReason,
         },

@@ -1,8 +1,8 @@
-import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
+import type { AuthInfo } from "@modelcontextprotocol/server";
 
 declare module "express-serve-static-core" {
   interface Request {
-    /** Set by requireBearer once the access token is verified. */
+    /** Set by requireBearer once the access token is verified; forwarded to the MCP handler. */
     auth?: AuthInfo;
   }
 }

@@ -1,28 +1,55 @@
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { hostHeaderValidation } from "@modelcontextprotocol/express";
+import { toNodeHandler } from "@modelcontextprotocol/node";
+import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import cors from "cors";
-import { type Request, type Response, Router } from "express";
+import { type Request, type RequestHandler, type Response, Router } from "express";
+import type { Auditor } from "../audit/auditor.js";
 import { requireBearer } from "../auth/bearer.js";
-import { ALL_SCOPES } from "../auth/scopes.js";
-import type { JwtVerifier } from "../auth/verifier.js";
-import { jsonBody } from "../http/json-body.js";
+import { jsonBody, MAX_BODY_BYTES } from "../http/json-body.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import { checkOrigin } from "../http/origin.js";
-import { scopeGate } from "./scope-gate.js";
-import { createMcpServer, type McpServerOptions } from "./server.js";
+import type { RateLimits } from "../http/rate-limit.js";
+import type { Logger } from "../logger.js";
+import type { WorkflowBackend } from "../workflows/backend.js";
+import { scopeGate } from "./gate.js";
+import { type ServerFactoryOptions, serverFactory } from "./server.js";
 
-export interface McpEndpointOptions extends McpServerOptions {
-  verifier: JwtVerifier;
+export interface McpEndpointOptions extends ServerFactoryOptions {
+  verifier: {
+    verifyAccessToken: Parameters<typeof requireBearer>[0]["verifier"]["verifyAccessToken"];
+  };
   resourceMetadataUrl: string;
   allowedOrigins: readonly string[];
+  /** Hostnames the `Host` header may name (DNS-rebinding protection); undefined: no check. */
+  allowedHosts?: readonly string[];
+  auditor: Auditor;
+  logger: Logger;
+  backend: WorkflowBackend;
+  limits: Pick<RateLimits, "byAddress" | "byCaller" | "runStarts">;
+}
+
+export interface McpEndpoint {
+  router: Router;
+  /** Aborts in-flight exchanges (shutdown). */
+  close(): Promise<void>;
 }
 
 /**
- * `/mcp`, read top to bottom: Origin → bearer token → body → scope gate →
- * MCP transport → tool → backend. Stateless: every POST gets a fresh server
- * and transport, so any instance can answer any request.
+ * `/mcp`, read top to bottom: Host → Origin → CORS → address limits (429) →
+ * bearer token (401/503) → caller limits (429) → body (413/415/400) → gate
+ * (400/403) → run-start limits (429) → the SDK's handler
+ * (2026-07-28 natively, 2025-era clients through its stateless fallback) →
+ * tool → backend. Stateless: any instance answers any request.
  */
-export function mcpEndpoint(options: McpEndpointOptions): Router {
-  const router = Router();
+export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
+  const handler: McpHttpHandler = createMcpHandler(serverFactory(options), {
+    legacy: "stateless",
+    maxRequestBodySize: MAX_BODY_BYTES,
+    onerror: (error) => options.logger.debug({ err: error }, "MCP request refused or failed"),
+  });
+  const serve = toNodeHandler(handler, {
+    onerror: (error) => options.logger.error({ err: error }, "MCP request failed"),
+  });
   const browserAccess = cors({
     origin: [...options.allowedOrigins],
     methods: ["POST"],
@@ -31,39 +58,35 @@ export function mcpEndpoint(options: McpEndpointOptions): Router {
       "Content-Type",
       "Accept",
       "Mcp-Protocol-Version",
-      "Last-Event-ID",
+      "Mcp-Method",
+      "Mcp-Name",
     ],
-    exposedHeaders: ["WWW-Authenticate", "Mcp-Protocol-Version"],
+    exposedHeaders: ["WWW-Authenticate", "Mcp-Protocol-Version", "Retry-After"],
     maxAge: 600,
   });
+  const hostCheck: RequestHandler[] = options.allowedHosts
+    ? [hostHeaderValidation([...options.allowedHosts])]
+    : [];
 
-  router.options("/mcp", checkOrigin(options.allowedOrigins), browserAccess);
+  const router = Router();
+  router.options("/mcp", ...hostCheck, checkOrigin(options.allowedOrigins), browserAccess);
   router.post(
     "/mcp",
+    ...hostCheck,
     checkOrigin(options.allowedOrigins),
     browserAccess,
-    requireBearer({
-      verifier: options.verifier,
-      resourceMetadataUrl: options.resourceMetadataUrl,
-      challengeScopes: ALL_SCOPES,
-    }),
+    ...options.limits.byAddress,
+    requireBearer(options),
+    ...options.limits.byCaller,
     ...jsonBody,
-    scopeGate(options.tools, options.resourceMetadataUrl),
-    async (req: Request, res: Response) => {
-      const server = createMcpServer(options);
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on("close", () => {
-        void transport.close();
-        void server.close();
-      });
-      try {
-        await server.connect(transport);
-        await transport.handleRequest(req, res, req.body);
-      } catch (error) {
-        options.logger.error({ err: error }, "MCP request failed");
-        if (!res.headersSent) sendRpcError(res, 500, RpcError.ServerError, "Internal error");
-      }
-    },
+    scopeGate({
+      tools: options.catalogue.byName,
+      backend: options.backend,
+      resourceMetadataUrl: options.resourceMetadataUrl,
+      auditor: options.auditor,
+    }),
+    ...options.limits.runStarts,
+    (req: Request, res: Response) => serve(req, res, req.body),
   );
   router.all("/mcp", (_req, res) => {
     res.set("Allow", "POST");
@@ -74,5 +97,5 @@ export function mcpEndpoint(options: McpEndpointOptions): Router {
       "Method not allowed: this stateless endpoint takes POST only",
     );
   });
-  return router;
+  return { router, close: () => handler.close() };
 }

@@ -1,144 +1,98 @@
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
-  type CallToolResult,
-  ErrorCode,
-  McpError,
-  type ServerNotification,
-  type ServerRequest,
-} from "@modelcontextprotocol/sdk/types.js";
-import { missingScopes } from "../auth/scope-check.js";
+  type AuthInfo,
+  type McpRequestContext,
+  McpServer,
+  type ScopeChallengeHandler,
+} from "@modelcontextprotocol/server";
+import type { Auditor } from "../audit/auditor.js";
+import { authorize } from "../auth/policy.js";
 import type { Logger } from "../logger.js";
+import type { AuditTrail } from "../store/types.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
-import { WorkflowError } from "../workflows/errors.js";
-import type { TaskRun } from "../workflows/run.js";
-import type { Caller, ToolContext, ToolDefinition } from "./tool.js";
+import { toolCallback } from "./call.js";
+import { callerOf } from "./caller.js";
+import type { Catalogue } from "./catalogue.js";
+import { requirementOf } from "./requirements.js";
+import type { RequestScope } from "./scope.js";
+import { registerTaskMethods } from "./tasks/methods.js";
+import type { ToolDefinition } from "./tool.js";
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-export interface McpServerOptions {
+export interface ServerFactoryOptions {
   name: string;
   version: string;
-  tools: readonly ToolDefinition[];
+  catalogue: Catalogue;
   backend: WorkflowBackend;
+  auditor: Auditor;
+  audit: AuditTrail;
   logger: Logger;
 }
 
-/** `_meta` key under which each tool lists its required scopes in tools/list. */
-const REQUIRED_SCOPES_META = "requiredScopes";
+const INSTRUCTIONS =
+  "Trigger and inspect workflow task runs. Start with list_tasks, run one with start_task_run, follow it with get_task_run (wait_seconds to wait) and get_task_run_logs. whoami shows what your token allows.";
 
 /**
- * A fresh MCP server for one HTTP request (stateless Streamable HTTP): the
- * tools are registered with their scopes in `_meta` and in their description.
+ * Tool lists and discovery are the same for every caller (every tool is
+ * listed with the scopes it needs), so shared caches may keep them; they
+ * change only when the server is redeployed.
  */
-export function createMcpServer({
-  name,
-  version,
-  tools,
-  backend,
-  logger,
-}: McpServerOptions): McpServer {
-  const server = new McpServer(
-    { name, version },
-    {
-      capabilities: { tools: {} },
-      instructions:
-        "Trigger and inspect workflow task runs. Start with list_tasks, run one with start_task_run, follow it with get_task_run (wait_seconds to wait) and get_task_run_logs.",
-    },
-  );
-  const catalogue = tools.map(({ name, scopes }) => ({ name, scopes }));
+const SAME_FOR_EVERYONE = { ttlMs: 300_000, cacheScope: "public" } as const;
 
-  for (const tool of tools) {
-    server.registerTool(
-      tool.name,
+/**
+ * The per-request server for `createMcpHandler`: a fresh, cheap McpServer
+ * over the catalogue built once at start, for one request's caller. Both
+ * protocol eras get the same tools; the Tasks extension's methods exist only
+ * on the 2026-07-28 era, where a client declares extensions per request.
+ */
+export function serverFactory(options: ServerFactoryOptions) {
+  const { catalogue, backend } = options;
+  return ({ era, authInfo }: McpRequestContext): McpServer => {
+    const scope: RequestScope = {
+      caller: callerOf(authInfo),
+      backend,
+      auditor: options.auditor,
+      audit: options.audit,
+      logger: options.logger,
+      catalogue: catalogue.requirements,
+    };
+    const server = new McpServer(
+      { name: options.name, version: options.version },
       {
-        title: tool.title,
-        description: `${tool.description}\n\nRequired scopes: ${tool.scopes.length > 0 ? tool.scopes.join(", ") : "none beyond a valid token"}.`,
-        inputSchema: tool.input,
-        outputSchema: tool.output,
-        annotations: { title: tool.title, ...tool.annotations },
-        _meta: { [REQUIRED_SCOPES_META]: [...tool.scopes] },
-      },
-      async (input: unknown, extra: Extra): Promise<CallToolResult> => {
-        const caller = callerOf(extra);
-        // The HTTP scope gate has already answered 403; this keeps a tool from
-        // ever running without its scopes, whatever the transport.
-        const missing = missingScopes(tool.scopes, caller.scopes);
-        if (missing.length > 0) {
-          throw new McpError(
-            ErrorCode.InvalidRequest,
-            `insufficient_scope: missing ${missing.join(" ")}`,
-          );
-        }
-        const context: ToolContext = {
-          caller,
-          backend,
-          catalogue,
-          signal: extra.signal,
-          waitForRun: (id, seconds) => waitWithProgress(backend, id, seconds, extra),
-        };
-        try {
-          const result = await tool.handler(input as never, context);
-          return {
-            structuredContent: result.structuredContent as Record<string, unknown>,
-            content: [{ type: "text", text: result.text }],
-          };
-        } catch (error) {
-          if (error instanceof WorkflowError) {
-            return { isError: true, content: [{ type: "text", text: error.message }] };
-          }
-          logger.error({ err: error, tool: tool.name }, "tool failed");
-          return {
-            isError: true,
-            content: [
-              {
-                type: "text",
-                text: `${tool.name} failed unexpectedly; the server logged the details`,
-              },
-            ],
-          };
-        }
+        capabilities: { tools: { listChanged: false } },
+        instructions: INSTRUCTIONS,
+        cacheHints: { "tools/list": SAME_FOR_EVERYONE, "server/discover": SAME_FOR_EVERYONE },
       },
     );
-  }
-  return server;
-}
-
-function callerOf(extra: Extra): Caller {
-  const auth = extra.authInfo;
-  return {
-    subject: String(auth?.extra?.subject ?? ""),
-    issuer: String(auth?.extra?.issuer ?? ""),
-    clientId: auth?.clientId ?? "",
-    scopes: auth?.scopes ?? [],
-    expiresAt: auth?.expiresAt,
+    for (const entry of catalogue.entries) {
+      server.registerTool(
+        entry.definition.name,
+        { ...entry.registration, scopeChallenge: scopeChallenge(entry.definition, backend) },
+        toolCallback(entry, scope),
+      );
+    }
+    if (era === "modern") registerTaskMethods(server, scope);
+    return server;
   };
 }
 
-/** Waits for a run, turning each change into `notifications/progress` when a progressToken was sent. */
-async function waitWithProgress(
-  backend: WorkflowBackend,
-  id: string,
-  seconds: number,
-  extra: Extra,
-): Promise<TaskRun> {
-  const progressToken = extra._meta?.progressToken;
-  let progress = 0;
-  return backend.waitForRun(id, {
-    timeoutMs: seconds * 1000,
-    signal: extra.signal,
-    onChange: (run) => {
-      if (progressToken === undefined) return;
-      progress += 1;
-      const attempt = run.attempts.length > 1 ? ` (attempt ${run.attempts.length})` : "";
-      extra
-        .sendNotification({
-          method: "notifications/progress",
-          params: { progressToken, progress, message: `${run.id}: ${run.status}${attempt}` },
-        })
-        .catch(() => {
-          // the client went away; the wait ends with its signal
-        });
-    },
-  });
+/**
+ * The tool-level check, in the SDK's own pipeline: the same policy the HTTP
+ * gate applies, so a tool never runs without its scopes whatever sits in
+ * front of the handler (the SDK answers 403 insufficient_scope before
+ * dispatch, for each message of a batch too). The gate answers first in this
+ * server; this is the line that holds if it is ever bypassed.
+ */
+function scopeChallenge(tool: ToolDefinition, backend: WorkflowBackend): ScopeChallengeHandler {
+  return ({ request, authInfo }: { request: { params?: unknown }; authInfo?: AuthInfo }) => {
+    const params = request.params as { arguments?: unknown } | undefined;
+    const decision = authorize(
+      requirementOf(tool.requires, params?.arguments, backend),
+      authInfo?.scopes ?? [],
+    );
+    if (decision.allowed) return undefined;
+    const [first, ...rest] = decision.challenge as [string, ...string[]];
+    return {
+      scopes: [first, ...rest],
+      errorDescription: `${tool.name} requires ${decision.missing.join(" ")}`,
+    };
+  };
 }

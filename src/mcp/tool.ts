@@ -1,30 +1,51 @@
-import type { ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import type { ToolAnnotations } from "@modelcontextprotocol/server";
 import type { z } from "zod";
-import type { Scope } from "../auth/scopes.js";
-import type { WorkflowBackend } from "../workflows/backend.js";
-import type { TaskRun } from "../workflows/run.js";
+import type { FixedScope } from "../auth/scopes.js";
+import type { AuditTrail } from "../store/types.js";
+import type { RunAccess, WorkflowBackend } from "../workflows/backend.js";
+import type { Principal, StartedBy, TaskRun } from "../workflows/run.js";
 
 /** Who is calling, from the verified access token. */
-export interface Caller {
-  subject: string;
+export interface Caller extends Principal {
   clientId: string;
-  issuer: string;
   scopes: string[];
   /** Seconds since the epoch. */
   expiresAt?: number;
+}
+
+/**
+ * What a call needs, declared by the tool and evaluated by the policy
+ * (src/auth/policy.ts) before anything runs.
+ */
+export type ToolRequirement =
+  /** Every listed scope, each satisfied by the scope or one implying it; empty: any valid token. */
+  | { scopes: readonly FixedScope[] }
+  /** `workflows:run:<task>` for the task the named argument refers to (or `workflows:run` when it names none). */
+  | { taskScopeOf: string };
+
+/** What the server records about a state-changing call (src/audit). */
+export interface AuditFacts {
+  task?: string;
+  runId?: string;
+  outcome: string;
 }
 
 /** What a tool may use. Tools never see HTTP, tokens or the MCP transport. */
 export interface ToolContext {
   caller: Caller;
   backend: WorkflowBackend;
-  /** Every tool and the scopes it requires (for whoami). */
-  catalogue: readonly { name: string; scopes: readonly Scope[] }[];
+  audit: AuditTrail;
+  /** Every tool and what it requires (for whoami). */
+  catalogue: readonly { name: string; requires: ToolRequirement }[];
   /** Aborted when the client goes away or cancels the request. */
   signal: AbortSignal;
+  /** Which runs the caller may see for an action: all (an `:all` scope) or its own. */
+  access(action: "read" | "cancel"): RunAccess;
+  /** The caller as the owner recorded on a run it starts. */
+  startedBy(): StartedBy;
   /**
-   * Waits up to `seconds` for the run to finish, reporting each change as an
-   * MCP progress notification when the client asked for progress.
+   * Waits up to `seconds` for a run the caller may read to finish, reporting
+   * each change as an MCP progress notification when the client asked for progress.
    */
   waitForRun(id: string, seconds: number): Promise<TaskRun>;
 }
@@ -43,14 +64,20 @@ export interface ToolDefinition<
   name: string;
   title: string;
   description: string;
-  /** The scopes a token must carry for this tool to run; empty: any valid token. */
-  scopes: readonly Scope[];
+  requires: ToolRequirement;
   annotations: Required<
     Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">
   >;
   input: I;
   output: O;
   handler(input: z.infer<z.ZodObject<I>>, context: ToolContext): Promise<ToolResult<O>>;
+  /**
+   * Long-running work: when the client declared the Tasks extension, the call
+   * answers with a task handle for this run instead of the result.
+   */
+  runOf?(output: z.infer<z.ZodObject<O>>): TaskRun;
+  /** State-changing: every call is written to the audit trail with these facts. */
+  audit?(input: z.infer<z.ZodObject<I>>, output?: z.infer<z.ZodObject<O>>): AuditFacts;
 }
 
 /** The annotations of a tool that only reads from the workflow engine. */

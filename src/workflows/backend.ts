@@ -1,4 +1,20 @@
-import type { LogLine, TaskInfo, TaskInput, TaskRun, TaskRunStatus } from "./run.js";
+import type {
+  LogLine,
+  Principal,
+  StartedBy,
+  TaskInfo,
+  TaskInput,
+  TaskRun,
+  TaskRunStatus,
+  TaskRunSummary,
+} from "./run.js";
+
+/**
+ * Which runs a call may see: every run (a caller holding an `:all` scope), or
+ * only the runs one principal started (same issuer and subject). A run the
+ * caller may not see answers exactly like a run that does not exist.
+ */
+export type RunAccess = { kind: "all" } | { kind: "own"; owner: Principal };
 
 export interface ListRunsQuery {
   task?: string;
@@ -6,11 +22,13 @@ export interface ListRunsQuery {
   limit: number;
   /** Opaque, from a previous page's nextCursor. */
   cursor?: string;
+  /** Applied in the query itself: pages stay full and cursors stay valid. */
+  access: RunAccess;
 }
 
 export interface RunPage {
   /** Newest first. */
-  runs: TaskRun[];
+  runs: TaskRunSummary[];
   nextCursor?: string;
 }
 
@@ -20,6 +38,7 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Called whenever the run's status (or attempt) changes while waiting. */
   onChange?: (run: TaskRun) => void;
+  access: RunAccess;
 }
 
 export interface LogsQuery {
@@ -44,18 +63,29 @@ export interface CancelOutcome {
 /**
  * What the tools know of a workflow engine. Both the embedded engine and
  * Render's API implement it; every method raises WorkflowError subclasses for
- * conditions a caller can act on.
+ * conditions a caller can act on. Methods taking a RunAccess never reveal a
+ * run outside it: such a run is RunNotFound, with the same message as a run
+ * that does not exist.
  */
 export interface WorkflowBackend {
   readonly kind: "local" | "render";
   /** One line for the start banner: what is served, from where. */
   describe(): string;
   listTasks(): Promise<TaskInfo[]>;
-  startRun(task: string, input: TaskInput): Promise<TaskRun>;
-  getRun(id: string): Promise<TaskRun>;
+  /**
+   * The task name a `start_task_run` reference names, without I/O (for
+   * per-task scopes): the name itself locally; on Render `square`,
+   * `my-workflow/square` and `my-workflow/square:3` all name `square`.
+   * Undefined when the reference cannot name a task of this backend.
+   */
+  taskNameOf(reference: string): string | undefined;
+  /** Starts a run recorded as started by `startedBy`; subtasks inherit it. May throw LimitReached. */
+  startRun(task: string, input: TaskInput, startedBy: StartedBy): Promise<TaskRun>;
+  getRun(id: string, access: RunAccess): Promise<TaskRun>;
   listRuns(query: ListRunsQuery): Promise<RunPage>;
-  cancelRun(id: string): Promise<CancelOutcome>;
+  cancelRun(id: string, access: RunAccess): Promise<CancelOutcome>;
   waitForRun(id: string, options: WaitOptions): Promise<TaskRun>;
-  getRunLogs(id: string, query: LogsQuery): Promise<LogPage>;
-  close(): Promise<void>;
+  getRunLogs(id: string, query: LogsQuery, access: RunAccess): Promise<LogPage>;
+  /** Stops taking work; lets running work finish within `graceMs` where the backend runs it. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }

@@ -1,15 +1,24 @@
 /**
  * Errors a backend raises for conditions a caller can act on. Tools turn them
- * into tool errors (`isError: true`) carrying `message`; anything else is a bug
- * and is reported without internals. Codes are stable: match on `code`.
+ * into tool errors (`isError: true`) carrying the message, and in `_meta` the
+ * stable `code`, whether retrying can help and, where known, when to retry.
+ * Anything else is a bug and is reported without internals. Match on `code`.
  */
 export class WorkflowError extends Error {
   static code = "ERR_WORKFLOW";
-  code = "ERR_WORKFLOW";
-  constructor(message: string) {
+  /** Whether the same call may succeed later, unchanged. */
+  static retryable = false;
+  readonly code: string;
+  readonly retryable: boolean;
+  /** Seconds after which a retry is expected to succeed, where known. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(message: string, options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = new.target.name;
     this.code = (new.target as typeof WorkflowError).code;
+    this.retryable = (new.target as typeof WorkflowError).retryable;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -17,6 +26,7 @@ export class UnknownTask extends WorkflowError {
   static override code = "ERR_UNKNOWN_TASK";
 }
 
+/** Also what a run the caller may not see answers: the two are indistinguishable. */
 export class RunNotFound extends WorkflowError {
   static override code = "ERR_RUN_NOT_FOUND";
 }
@@ -38,6 +48,12 @@ export class InvalidCursor extends WorkflowError {
   static override code = "ERR_INVALID_CURSOR";
 }
 
+/** A bound on pending runs (per caller or in total) or a rate limit: retry after `retryAfterSeconds`. */
+export class LimitReached extends WorkflowError {
+  static override code = "ERR_LIMIT_REACHED";
+  static override retryable = true;
+}
+
 /** The backend refused the server's own credentials or the action (Render 401/403). */
 export class BackendForbidden extends WorkflowError {
   static override code = "ERR_BACKEND_FORBIDDEN";
@@ -46,4 +62,5 @@ export class BackendForbidden extends WorkflowError {
 /** The backend could not be reached or kept failing (timeouts, 5xx, 429 after retries). */
 export class BackendUnavailable extends WorkflowError {
   static override code = "ERR_BACKEND_UNAVAILABLE";
+  static override retryable = true;
 }

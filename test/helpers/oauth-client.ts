@@ -1,9 +1,7 @@
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthClientProvider } from "@modelcontextprotocol/client";
+
+type ClientInformation = NonNullable<Awaited<ReturnType<OAuthClientProvider["clientInformation"]>>>;
+type Tokens = NonNullable<Awaited<ReturnType<OAuthClientProvider["tokens"]>>>;
 
 /** Where the client says it listens for the redirect; the test reads the code off the redirect instead. */
 export const REDIRECT_URI = "http://127.0.0.1/callback";
@@ -11,11 +9,12 @@ export const REDIRECT_URI = "http://127.0.0.1/callback";
 /**
  * An MCP client's OAuth state, in memory, as a desktop client keeps it.
  * `redirectToAuthorization` only records the URL: the test plays the browser.
+ * The same object serves the v2 client and the v1 one (same shape).
  */
 export class TestOAuthProvider implements OAuthClientProvider {
   authorizationUrl?: URL;
-  private client?: OAuthClientInformationMixed;
-  private saved?: OAuthTokens;
+  private client?: ClientInformation;
+  private saved?: Tokens;
   private verifier = "";
 
   constructor(
@@ -27,9 +26,11 @@ export class TestOAuthProvider implements OAuthClientProvider {
     return this.redirectUri;
   }
 
-  get clientMetadata(): OAuthClientMetadata {
+  get clientMetadata() {
     return {
       client_name: "E2E Test Client",
+      // A desktop client with a loopback redirect (MCP 2026-07-28: DCR clients say which kind they are).
+      application_type: "native",
       redirect_uris: [this.redirectUri],
       grant_types: this.grantTypes,
       response_types: ["code"],
@@ -40,13 +41,13 @@ export class TestOAuthProvider implements OAuthClientProvider {
   clientInformation() {
     return this.client;
   }
-  saveClientInformation(information: OAuthClientInformationMixed) {
+  saveClientInformation(information: ClientInformation) {
     this.client = information;
   }
   tokens() {
     return this.saved;
   }
-  saveTokens(tokens: OAuthTokens) {
+  saveTokens(tokens: Tokens) {
     this.saved = tokens;
   }
   redirectToAuthorization(url: URL) {
@@ -63,6 +64,8 @@ export class TestOAuthProvider implements OAuthClientProvider {
 export interface ConsentResult {
   /** The consent page's HTML, as a person would see it. */
   page: string;
+  /** The consent page's response headers. */
+  pageHeaders: Headers;
   /** Where the authorization server finally redirected: the client's redirect URI with code or error. */
   redirect: URL;
 }
@@ -75,6 +78,7 @@ export interface ConsentResult {
 export async function consent(
   authorizationUrl: URL,
   choice: { scopes?: string[]; deny?: boolean; username?: string } = {},
+  redirectUri = REDIRECT_URI,
 ): Promise<ConsentResult> {
   const jar = new Map<string, string>();
   const go = async (url: string, init: RequestInit = {}) => {
@@ -98,7 +102,7 @@ export async function consent(
     let url = base;
     while (current.status >= 300 && current.status < 400) {
       url = new URL(current.headers.get("location") as string, url).href;
-      if (url.startsWith(REDIRECT_URI)) return { url, res: current };
+      if (url.startsWith(redirectUri)) return { url, res: current };
       current = await go(url);
     }
     return { url, res: current };
@@ -122,8 +126,8 @@ export async function consent(
     body: form,
   });
   const done = await follow(submitted, action);
-  if (!done.url.startsWith(REDIRECT_URI)) {
+  if (!done.url.startsWith(redirectUri)) {
     throw new Error(`expected a redirect to the client, got ${done.res.status} at ${done.url}`);
   }
-  return { page, redirect: new URL(done.url) };
+  return { page, pageHeaders: toPage.res.headers, redirect: new URL(done.url) };
 }

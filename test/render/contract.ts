@@ -5,15 +5,16 @@ import formats from "ajv-formats";
 import { parse } from "yaml";
 
 /**
- * Render's published OpenAPI documents (../shared/render-api) as validators,
- * so the fake API serves nothing Render's contract does not allow.
+ * Render's published OpenAPI documents (vendored in ./openapi, see its
+ * README) as validators, so the fake API serves nothing Render's contract
+ * does not allow.
  */
 
-const SHARED = new URL("../../../shared/render-api/", import.meta.url);
+const OPENAPI = new URL("./openapi/", import.meta.url);
 const DOCUMENTS = [
   "render-workflows-beta-api-openapi.yml",
   "render-workflow-tasks-beta-api-openapi.yml",
-].map((name) => parse(readFileSync(fileURLToPath(new URL(name, SHARED)), "utf8")) as OpenApi);
+].map((name) => parse(readFileSync(fileURLToPath(new URL(name, OPENAPI)), "utf8")) as OpenApi);
 
 type Json = Record<string, unknown>;
 interface OpenApi extends Json {
@@ -22,7 +23,7 @@ interface OpenApi extends Json {
 }
 
 /**
- * GET /logs is not in the shared extracts. This follows Render's public Logs
+ * GET /logs is not in the vendored extracts. This follows Render's public Logs
  * API as its own clients model it (all four fields required).
  */
 const LOGS_200: Json = {

@@ -1,20 +1,59 @@
-import express, { type Request, type Response, Router } from "express";
+import express, { type NextFunction, type Request, type Response, Router } from "express";
 import type Provider from "oidc-provider";
+import { meaningOf } from "../scopes.js";
 import { consentPage } from "./consent-page.js";
 
+/** OpenID Connect's own scopes, which the resource's scope model does not describe. */
 const OIDC_SCOPES: Record<string, string> = {
   openid: "Know who you are (your development username)",
   offline_access: "Stay connected without asking again (refresh tokens)",
 };
+
+const NO_DESCRIPTION = "No description";
+
+/**
+ * What a scope means, for the page. Own properties only: a scope named
+ * `constructor`, `toString` or `__proto__` must not find Object.prototype.
+ */
+export function describeScope(scope: string): string {
+  if (Object.hasOwn(OIDC_SCOPES, scope)) return OIDC_SCOPES[scope] as string;
+  return meaningOf(scope) ?? NO_DESCRIPTION;
+}
+
+const isOidcScope = (scope: string) => Object.hasOwn(OIDC_SCOPES, scope);
+
+/** A page that grants access must not be framed (clickjacking) nor leak its URL onwards. */
+function pageHeaders(_req: Request, res: Response, next: NextFunction) {
+  res.set({
+    "Content-Security-Policy":
+      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+  });
+  next();
+}
+
+/** The development username, which becomes the token's `sub`: printable, at most 64 characters. */
+function username(value: unknown): string {
+  const name =
+    typeof value === "string"
+      ? value
+          .replace(/\p{Cc}/gu, "")
+          .trim()
+          .slice(0, 64)
+      : "";
+  return name || "developer";
+}
 
 /**
  * Login and consent in one step, for development: a username (no password)
  * and a checkbox per requested scope. Only the checked scopes are granted;
  * granting none denies the request.
  */
-export function consentRoutes(provider: Provider, scopes: Record<string, string>): Router {
-  const meanings = { ...OIDC_SCOPES, ...scopes };
+export function consentRoutes(provider: Provider): Router {
   const router = Router();
+  router.use(pageHeaders);
 
   router.get("/:uid", async (req: Request, res: Response) => {
     try {
@@ -23,7 +62,6 @@ export function consentRoutes(provider: Provider, scopes: Record<string, string>
       const requested = String(params.scope ?? "")
         .split(" ")
         .filter(Boolean);
-      res.set("Cache-Control", "no-store");
       res.type("html").send(
         consentPage({
           action: `/interaction/${uid}`,
@@ -31,7 +69,7 @@ export function consentRoutes(provider: Provider, scopes: Record<string, string>
           clientId: String(params.client_id),
           redirectUri: String(params.redirect_uri ?? ""),
           resource: typeof params.resource === "string" ? params.resource : undefined,
-          scopes: requested.map((name) => ({ name, meaning: meanings[name] ?? "No description" })),
+          scopes: requested.map((name) => ({ name, meaning: describeScope(name) })),
         }),
       );
     } catch (error) {
@@ -51,9 +89,9 @@ export function consentRoutes(provider: Provider, scopes: Record<string, string>
         const requested = String(params.scope ?? "")
           .split(" ")
           .filter(Boolean);
-        const checked = ([] as string[]).concat(req.body.scope ?? []);
+        const checked = ([] as unknown[]).concat(req.body?.scope ?? []);
         const granted = requested.filter((scope) => checked.includes(scope));
-        if (req.body.decision !== "approve" || granted.length === 0) {
+        if (req.body?.decision !== "approve" || granted.length === 0) {
           await provider.interactionFinished(
             req,
             res,
@@ -62,7 +100,7 @@ export function consentRoutes(provider: Provider, scopes: Record<string, string>
           );
           return;
         }
-        const accountId = String(req.body.username || "developer").slice(0, 64);
+        const accountId = username(req.body.username);
         const grant = grantId
           ? ((await provider.Grant.find(grantId)) ??
             new provider.Grant({ accountId, clientId: String(params.client_id) }))
@@ -75,8 +113,7 @@ export function consentRoutes(provider: Provider, scopes: Record<string, string>
         const resources = ([] as string[]).concat(
           (params.resource as string | string[] | undefined) ?? [],
         );
-        const ofResource = (scopes: string[]) =>
-          scopes.filter((s) => !(s in OIDC_SCOPES)).join(" ");
+        const ofResource = (scopes: string[]) => scopes.filter((s) => !isOidcScope(s)).join(" ");
         for (const resource of resources) {
           grant.addResourceScope(resource, ofResource(granted));
           grant.rejectResourceScope(resource, ofResource(refused));

@@ -1,54 +1,133 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import express from "express";
-import Provider, { type Configuration, errors } from "oidc-provider";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { ClientMetadata, Configuration, KoaContextWithOIDC } from "oidc-provider";
 import type { Logger } from "../../logger.js";
+import { supportedScopes } from "../scopes.js";
 import { consentRoutes } from "./consent.js";
 import { escapeHtml } from "./consent-page.js";
 import { signingKeys } from "./keys.js";
+import { TOKEN_COMMAND_SOFTWARE_ID } from "./token-client.js";
 
 export interface DevAuthorizationServerOptions {
   /** 0 picks a free port. Always bound to 127.0.0.1. */
   port: number;
   /** The MCP resource identifier: the only audience this server mints tokens for. */
   resource: string;
-  /** Scope → one-line meaning, shown on the consent page. */
-  scopes: Record<string, string>;
+  /**
+   * The tasks the backend offers: the server grants the fixed scopes and the
+   * per-task scopes of these (`supportedScopes(taskNames)`, what Protected
+   * Resource Metadata lists). Fixed at start.
+   */
+  taskNames: readonly string[];
   logger: Logger;
   accessTokenTtlSeconds?: number;
 }
 
 export interface DevAuthorizationServer {
   issuer: string;
+  /** Whether Client ID Metadata Documents are advertised and accepted (the runtime has `URL.parse`). */
+  clientIdMetadataDocuments: boolean;
   close(): Promise<void>;
+}
+
+/** True for `production` in any case and with stray spaces: `Production` must not start this server. */
+export const isProductionEnv = (nodeEnv: string | undefined): boolean =>
+  nodeEnv?.trim().toLowerCase() === "production";
+
+/**
+ * oidc-provider prints `oidc-provider WARNING: Unsupported runtime. Use
+ * Node.js v22.x LTS, or a later LTS release.` when it is first imported on a
+ * runtime whose LTS codename sorts before Jod (Node 22), or on any non-LTS
+ * release (lib/index.js). This mirrors that test, so our explanation is
+ * printed exactly when the warning is.
+ */
+export function oidcProviderWarnsAboutRuntime(
+  release: { lts?: string | undefined } = process.release as { lts?: string },
+): boolean {
+  return typeof release.lts !== "string" || release.lts.charCodeAt(0) < "J".charCodeAt(0);
+}
+
+/**
+ * Printed on stderr immediately before oidc-provider is loaded, so a
+ * newcomer reads what its warnings mean before reading them: "Unsupported
+ * runtime" (on import, below Node 22 LTS) and "a quick start
+ * development-only in-memory adapter is used, you MUST change it…" (when
+ * the provider is created, on every runtime). The warnings themselves are
+ * left alone: they are the library authors' honest statements, and
+ * filtering them would also hide them from someone whose runtime really
+ * breaks oidc-provider.
+ */
+export function startupNotice(runtimeWarning = oidcProviderWarnsAboutRuntime()): string {
+  const lines = [
+    `workflows-mcp: the development authorization server (oidc-provider) prints ${runtimeWarning ? "the warnings" : "the warning"} below; ${runtimeWarning ? "they are" : "it is"} expected:`,
+    ...(runtimeWarning
+      ? [
+          `  - "Unsupported runtime": its authors support Node.js 22 LTS and later. It works on Node.js ${process.version} for development; Node.js 22 (as on Render) silences this.`,
+        ]
+      : []),
+    `  - "in-memory adapter": by design. Keys, clients and grants live in memory: a restart invalidates tokens and clients, which simply authorize again.`,
+    "  It listens on 127.0.0.1 only and never runs with NODE_ENV=production.",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+let oidcProvider: Promise<typeof import("oidc-provider")> | undefined;
+
+/** oidc-provider, loaded on first use (never in production), with our explanation before its warnings. */
+function loadOidcProvider(): Promise<typeof import("oidc-provider")> {
+  if (!oidcProvider) {
+    process.stderr.write(startupNotice());
+    oidcProvider = import("oidc-provider");
+  }
+  return oidcProvider;
 }
 
 /**
  * The embedded development authorization server: `oidc-provider` (a certified
  * OpenID Provider) on loopback, minting JWT access tokens for our resource
  * only. The MCP server validates them exactly as it would any issuer's.
+ *
+ * A web page in the developer's browser is the adversary it is built
+ * against (it has no passwords: anyone who can drive it can mint tokens):
+ * - `Host` must be its own loopback address, so DNS rebinding cannot make it
+ *   same-origin with a page;
+ * - CORS is granted on the token endpoint only to public clients, from an
+ *   origin of one of their own redirect URIs (a browser-based MCP client such
+ *   as the Inspector at http://localhost:6274 exchanging its code), never to
+ *   a client holding a secret; registration has no CORS at all;
+ * - `client_credentials` (a token without consent) is reserved to the token
+ *   command's own registrations (see `clientCredentialsPolicy`).
  */
 export async function startDevAuthorizationServer(
   options: DevAuthorizationServerOptions,
 ): Promise<DevAuthorizationServer> {
-  if (process.env.NODE_ENV === "production") {
+  if (isProductionEnv(process.env.NODE_ENV)) {
     throw new Error("the development authorization server never runs with NODE_ENV=production");
   }
+  const scopes = supportedScopes(options.taskNames);
+  const { default: Provider, errors } = await loadOidcProvider();
   const app = express();
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, "127.0.0.1", resolve);
   });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new Provider(issuer, await configuration(options));
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+  const clientIdMetadataDocuments = typeof URL.parse === "function";
+  const provider = new Provider(
+    issuer,
+    configuration(options, scopes, errors, clientIdMetadataDocuments, await signingKeys()),
+  );
   provider.on("server_error", (_ctx, error) =>
     options.logger.error({ err: error }, "dev authorization server error"),
   );
 
   app.disable("x-powered-by");
-  app.use("/interaction", consentRoutes(provider, options.scopes));
+  app.use(loopbackHostOnly(port));
+  app.use("/interaction", consentRoutes(provider));
   // RFC 8414 metadata at its own well-known path: the same document as OpenID discovery.
   app.get("/.well-known/oauth-authorization-server", (req, _res, next) => {
     req.url = "/.well-known/openid-configuration";
@@ -59,6 +138,7 @@ export async function startDevAuthorizationServer(
 
   return {
     issuer,
+    clientIdMetadataDocuments,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -67,16 +147,110 @@ export async function startDevAuthorizationServer(
   };
 }
 
-async function configuration(options: DevAuthorizationServerOptions): Promise<Configuration> {
-  const resourceScopes = Object.keys(options.scopes).join(" ");
+/**
+ * DNS-rebinding protection: a page at http://evil.example:PORT whose name
+ * now resolves to 127.0.0.1 reaches this server with `Host:
+ * evil.example:PORT` and would otherwise be same-origin with it.
+ */
+function loopbackHostOnly(port: number) {
+  const allowed = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (allowed.has(String(req.headers.host).toLowerCase())) {
+      next();
+      return;
+    }
+    res
+      .status(403)
+      .set("Cache-Control", "no-store")
+      .json({
+        error: "invalid_request",
+        error_description: `this development authorization server answers only to Host 127.0.0.1:${port} or localhost:${port}`,
+      });
+  };
+}
+
+type OidcErrors = typeof import("oidc-provider")["errors"];
+
+const SECRET_AUTH_METHODS = new Set(["client_secret_basic", "client_secret_post"]);
+
+/**
+ * `client_credentials` mints a token with no person consenting, so only the
+ * token command's registrations may use it. They are recognized by what the
+ * command registers: `software_id` (RFC 7591) `workflows-mcp-token-command`,
+ * authentication with a client secret, no redirect URIs or response types,
+ * and no `Origin` on the registration request. `software_id` is a label, not
+ * a secret; what keeps a web page out is that it cannot register such a
+ * client (the registration endpoint takes JSON and answers no CORS
+ * preflight, `Host` is checked, a request with `Origin` is refused) nor read
+ * a secret or token (no CORS for clients with a secret), and that a Client
+ * ID Metadata Document, the one registration a page controls, may not use a
+ * secret. Any local process could do as much as the token command anyway:
+ * this server has no passwords.
+ */
+/**
+ * MCP clients register with the scope of their first 401 (`workflows:read`),
+ * and oidc-provider would then refuse every later request for more: a step-up
+ * could never succeed. A client's registered scope is therefore not a cap
+ * here; what a token carries is what the person consents to, scope by scope.
+ * (The validator runs once per registration, for the first extra property.)
+ */
+function stepUpAllowed(key: string, metadata: ClientMetadata): void {
+  if (key === "software_id") delete metadata.scope;
+}
+
+function clientCredentialsPolicy(errors: OidcErrors) {
+  return (
+    ctx: KoaContextWithOIDC | undefined,
+    key: string,
+    value: unknown,
+    metadata: ClientMetadata,
+  ): void => {
+    if (key !== "software_id") return;
+    if (value !== undefined && typeof value !== "string") {
+      throw new errors.InvalidClientMetadata("software_id must be a string");
+    }
+    if (!metadata.grant_types?.includes("client_credentials")) return;
+    const refuse = (why: string) => {
+      throw new errors.InvalidClientMetadata(
+        `client_credentials is reserved to the token command (npm run token) on this development server: ${why}`,
+      );
+    };
+    if (value !== TOKEN_COMMAND_SOFTWARE_ID)
+      refuse(`software_id is not ${TOKEN_COMMAND_SOFTWARE_ID}`);
+    if (!SECRET_AUTH_METHODS.has(String(metadata.token_endpoint_auth_method))) {
+      refuse("the client must authenticate with a client secret");
+    }
+    if (metadata.redirect_uris?.length || metadata.response_types?.length) {
+      refuse("the client must have no redirect URIs or response types");
+    }
+    // ctx is set for registration requests only: a browser sends Origin with every POST.
+    if (ctx?.get("origin")) refuse("registration from a web page");
+  };
+}
+
+function configuration(
+  options: DevAuthorizationServerOptions,
+  scopes: readonly string[],
+  errors: OidcErrors,
+  clientIdMetadataDocuments: boolean,
+  jwks: Configuration["jwks"],
+): Configuration {
+  const resourceScopes = scopes.join(" ");
   const accessTokenTTL = options.accessTokenTtlSeconds ?? 600;
   return {
-    jwks: await signingKeys(),
+    jwks,
     cookies: { keys: [randomBytes(32).toString("base64url")] },
-    scopes: ["openid", "offline_access", ...Object.keys(options.scopes)],
+    scopes: ["openid", "offline_access", ...scopes],
     claims: { openid: ["sub"] },
     // The one signing key is ES256; clients registering without a preference get it.
     clientDefaults: { id_token_signed_response_alg: "ES256", grant_types: ["authorization_code"] },
+    extraClientMetadata: {
+      properties: ["software_id"],
+      validator: (ctx, key, value, metadata) => {
+        stepUpAllowed(key, metadata);
+        clientCredentialsPolicy(errors)(ctx, key, value, metadata);
+      },
+    },
     async findAccount(_ctx, sub) {
       return { accountId: sub, claims: async () => ({ sub }) };
     },
@@ -84,11 +258,13 @@ async function configuration(options: DevAuthorizationServerOptions): Promise<Co
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // Kept for clients that do not support Client ID Metadata Documents (and for the
+      // token command); MCP 2026-07-28 deprecates it in favour of them.
       registration: { enabled: true },
       revocation: { enabled: true },
-      // Client ID Metadata Documents (the MCP authorization spec's preferred registration).
-      // oidc-provider's implementation needs URL.parse, which Node has from 22 on.
-      clientIdMetadataDocument: { enabled: typeof URL.parse === "function", ack: "draft-02" },
+      // Client ID Metadata Documents: the MCP authorization spec's preferred registration.
+      // oidc-provider's implementation needs URL.parse (Node 22, and Node 20.18 and later).
+      clientIdMetadataDocument: { enabled: clientIdMetadataDocuments, ack: "draft-02" },
       resourceIndicators: {
         enabled: true,
         // Clients that omit `resource` still get a token for the one resource there is.
@@ -114,7 +290,13 @@ async function configuration(options: DevAuthorizationServerOptions): Promise<Co
     pkce: { required: () => true },
     // MCP clients rarely ask for offline_access; a refresh token spares them a consent page an hour.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
-    clientBasedCORS: () => true,
+    // Token (and revocation) endpoint CORS: a public client, from the origin of one of its redirect URIs.
+    clientBasedCORS(_ctx, origin, client) {
+      if (origin === "null" || client.clientAuthMethod !== "none") return false;
+      return (client.redirectUris ?? []).some(
+        (uri) => URL.canParse(uri) && new URL(uri).origin === origin,
+      );
+    },
     ttl: {
       AccessToken: accessTokenTTL,
       ClientCredentials: accessTokenTTL,
@@ -127,6 +309,11 @@ async function configuration(options: DevAuthorizationServerOptions): Promise<Co
     },
     renderError(ctx, out) {
       ctx.type = "html";
+      ctx.set(
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+      );
+      ctx.set("X-Frame-Options", "DENY");
       ctx.body = `<!doctype html><meta charset="utf-8"><title>Authorization error</title><body style="font-family:system-ui;margin:3rem"><h1>Authorization error</h1><p><code>${escapeHtml(String(out.error))}</code>: ${escapeHtml(String(out.error_description ?? ""))}</p></body>`;
     },
   };

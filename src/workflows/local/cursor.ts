@@ -1,5 +1,8 @@
 import { InvalidCursor } from "../errors.js";
 
+/** Longer than any cursor this server issues: refused before it is decoded. */
+const MAX_CURSOR_CHARS = 256;
+
 /** An opaque page position: base64url JSON, checked on the way back in. */
 export function encodeCursor(position: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(position)).toString("base64url");
@@ -11,7 +14,9 @@ export function decodeCursor<T extends Record<string, string | number>>(
 ): T {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (cursor.length <= MAX_CURSOR_CHARS) {
+      value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    }
   } catch {
     value = undefined;
   }

@@ -1,52 +1,82 @@
-import { basename, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { basename } from "node:path";
+import type Database from "better-sqlite3";
 import type { Logger } from "../../logger.js";
-import type { WorkflowBackend } from "../backend.js";
+import { openDatabase } from "./db/open.js";
 import { LocalEngine } from "./engine.js";
-import { RunStore } from "./store.js";
-import { tasksOf } from "./task.js";
+import { EngineLimits, type EngineLimitsInput } from "./limits.js";
+import type { RegisteredTask } from "./registry.js";
+import { AttemptRunner } from "./runner/runner.js";
+import { Scheduler } from "./scheduler.js";
+import { loadTasks, tasksModuleUrl } from "./tasks-module.js";
+
+export type { LocalEngine } from "./engine.js";
+export { EngineLimits } from "./limits.js";
 
 export interface LocalBackendOptions {
   dbPath: string;
-  /** A built ES module exporting tasks; default: the bundled examples. */
+  /** A built ES module defining tasks (a path or a file: URL); default: the bundled examples. */
   tasksModule?: string;
   logger: Logger;
+  /** Defaults in limits.ts. */
+  limits?: EngineLimitsInput;
 }
 
+/**
+ * The embedded engine, ready: tasks loaded, database migrated, interrupted
+ * work recovered and queued. Errors name the setting to fix.
+ */
 export async function createLocalBackend({
   dbPath,
   tasksModule,
   logger,
-}: LocalBackendOptions): Promise<WorkflowBackend> {
-  // A path (relative to the working directory) or a file: URL.
-  const moduleUrl = tasksModule
-    ? tasksModule.startsWith("file:")
-      ? tasksModule
-      : pathToFileURL(resolve(tasksModule)).href
-    : new URL("./tasks/index.js", import.meta.url).href;
-  let tasks: ReturnType<typeof tasksOf>;
+  limits: limitsInput = {},
+}: LocalBackendOptions): Promise<LocalEngine> {
+  const parsed = EngineLimits.safeParse(limitsInput);
+  if (!parsed.success) {
+    throw new Error(
+      `embedded engine limits: ${parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}`,
+    );
+  }
+  const limits = parsed.data;
+  const url = tasksModuleUrl(tasksModule);
+  let tasks: Map<string, RegisteredTask>;
   try {
-    tasks = tasksOf(await import(moduleUrl));
+    tasks = await loadTasks(url);
   } catch (error) {
     throw new Error(`LOCAL_TASKS_MODULE: cannot load ${tasksModule}: ${(error as Error).message}`);
   }
   if (tasks.size === 0) {
     throw new Error(
-      `LOCAL_TASKS_MODULE: ${tasksModule} exports no tasks (define them with task() from src/workflows/local/task.ts)`,
+      `LOCAL_TASKS_MODULE: ${tasksModule} defines no tasks (define them with task() from src/workflows/local/task.ts)`,
     );
   }
-  let store: RunStore;
+  let db: Database.Database;
   try {
-    store = new RunStore(dbPath);
+    db = openDatabase(dbPath);
   } catch (error) {
     throw new Error(`LOCAL_DB_PATH: cannot open ${dbPath}: ${(error as Error).message}`);
   }
   const source = tasksModule ? ` from ${basename(tasksModule)}` : "";
-  return new LocalEngine({
-    store,
-    tasks,
-    tasksModule: moduleUrl,
-    logger,
-    describe: `embedded engine, ${tasks.size} tasks${source} (${[...tasks.keys()].join(", ")}), database ${dbPath}`,
+  const runner = new AttemptRunner({
+    tasksModule: url,
+    maxThreads: limits.maxThreads,
+    workerHeapMb: limits.workerHeapMb,
   });
+  try {
+    return new LocalEngine({
+      db,
+      tasks,
+      limits,
+      logger,
+      scheduler: new Scheduler(limits),
+      runner,
+      describe: `embedded engine, ${tasks.size} tasks${source} (${[...tasks.keys()].join(", ")}), database ${dbPath}, at most ${limits.maxThreads} threads of ${limits.workerHeapMb} MB`,
+    });
+  } catch (error) {
+    await runner.close();
+    db.close();
+    throw new Error(
+      `LOCAL_DB_PATH: cannot recover the runs in ${dbPath}: ${(error as Error).message}`,
+    );
+  }
 }

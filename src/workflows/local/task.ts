@@ -1,20 +1,92 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { z } from "zod";
+/**
+ * Tasks the way Render's TypeScript SDK 1.x defines them
+ * (`@renderinc/sdk/workflows`): `task(options, func)` registers a task and
+ * returns its definition; every task takes a TaskContext first and runs
+ * another task with `await ctx.run(otherTask, ...args)`. The exported names and
+ * signatures match the SDK's, so a tasks module moves to Render by swapping
+ * this import for `@renderinc/sdk/workflows`. What only the embedded engine
+ * has (`description`, `input`, `localContext`) is marked as such below.
+ */
+import type { ZodType } from "zod";
+import { register } from "./registry.js";
 
-/** Render's retry policy: attempt n+1 waits waitDurationMs × backoffScaling^(n-1). */
-export interface RetryPolicy {
+/** Render's retry policy: retry n waits `waitDurationMs × backoffScaling^(n−1)`. */
+export interface Retry {
   maxRetries: number;
   waitDurationMs: number;
-  backoffScaling: number;
+  /** Default 1.5, as in the SDK. */
+  backoffScaling?: number;
 }
 
-export interface TaskOptions<A extends unknown[]> {
+export interface RegisterTaskOptions<TArgs extends unknown[] = unknown[]> {
+  /** The name a run names the task by. */
   name: string;
-  description?: string;
-  /** Validates the positional arguments and is published as their JSON Schema. */
-  input?: z.ZodType<A>;
-  retry?: RetryPolicy;
+  retry?: Retry;
+  /** An attempt running longer is stopped and failed (then retried like any failure). */
   timeoutSeconds?: number;
+  /** Render's compute plan for the task; accepted and ignored here. */
+  plan?: string;
+  /** Embedded engine only (not in the SDK): shown by list_tasks. */
+  description?: string;
+  /**
+   * Embedded engine only (not in the SDK): validates the positional arguments
+   * before a run is created, and is published by list_tasks as JSON Schema.
+   */
+  input?: ZodType<TArgs>;
+}
+
+/** Passed to every task as its first argument: how a task reaches other tasks. */
+export interface TaskContext {
+  /** Runs another task as a subtask run and resolves with its result; rejects if it fails. */
+  run<TArgs extends unknown[], TResult>(
+    task: TaskDefinition<TArgs, TResult>,
+    ...args: TArgs
+  ): Promise<TResult>;
+}
+
+/** A task's body: the context, then the run's positional arguments. */
+export type TaskFunction<TArgs extends unknown[] = unknown[], TResult = unknown> = (
+  ctx: TaskContext,
+  ...args: TArgs
+) => TResult | Promise<TResult>;
+
+/** A registered task: pass it to `ctx.run`, or call `func` with a context of your own in unit tests. */
+export interface TaskDefinition<TArgs extends unknown[] = unknown[], TResult = unknown> {
+  readonly name: string;
+  readonly func: TaskFunction<TArgs, TResult>;
+}
+
+const DEFAULT_BACKOFF_SCALING = 1.5;
+
+/**
+ * Registers a task. Every task a tasks module defines is served, exported or
+ * not, as on Render.
+ */
+export function task<TArgs extends unknown[], TResult>(
+  options: RegisterTaskOptions<TArgs>,
+  func: TaskFunction<TArgs, TResult>,
+): TaskDefinition<TArgs, TResult> {
+  const { name, retry, timeoutSeconds, description, input } = options;
+  if (typeof name !== "string" || name.length === 0) {
+    throw new Error("task(): options.name is required");
+  }
+  return Object.freeze(
+    register(
+      { name, func },
+      {
+        name,
+        func,
+        description,
+        input: input as ZodType<unknown[]> | undefined,
+        retry: retry && {
+          maxRetries: retry.maxRetries,
+          waitDurationMs: retry.waitDurationMs,
+          backoffScaling: retry.backoffScaling ?? DEFAULT_BACKOFF_SCALING,
+        },
+        timeoutSeconds,
+      },
+    ),
+  );
 }
 
 export interface TaskLogger {
@@ -24,69 +96,23 @@ export interface TaskLogger {
   error(message: string): void;
 }
 
-/** What a running task can know about itself. */
-export interface TaskContext {
-  runId: string;
-  /** 1 for the first attempt, 2 for the first retry, … */
-  attempt: number;
-  log: TaskLogger;
-}
-
-export interface TaskDefinition extends TaskOptions<unknown[]> {
-  run: (...args: unknown[]) => unknown;
-}
-
-const DEFINITION = Symbol.for("workflows-mcp.task");
-
-/** Calling a task inside a running task starts a subtask run and resolves to its result. */
-export type Task<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & {
-  readonly [DEFINITION]: TaskDefinition;
-};
-
-/** Installed by the worker around a task's function. */
-export interface TaskRuntime {
-  context: TaskContext;
-  runSubtask(name: string, args: unknown[]): Promise<unknown>;
-}
-
-export const taskRuntime = new AsyncLocalStorage<TaskRuntime>();
-
 /**
- * Defines a task the way Render's Workflows SDK does:
- * `export const square = task({ name: "square" }, (n: number) => n * n)`.
+ * Embedded engine only (not in the SDK, where `console.*` is the log and the
+ * attempt number is not exposed): what the engine's context also knows.
  */
-export function task<A extends unknown[], R>(
-  options: TaskOptions<A>,
-  fn: (...args: A) => R,
-): Task<A, R> {
-  const definition = { ...options, run: fn } as unknown as TaskDefinition;
-  const call = (...args: A) => {
-    const runtime = taskRuntime.getStore();
-    if (!runtime) {
-      return Promise.reject(
-        new Error(
-          `task ${options.name} runs only inside another task; start it with start_task_run`,
-        ),
-      );
-    }
-    return runtime.runSubtask(options.name, args) as Promise<Awaited<R>>;
-  };
-  return Object.defineProperty(call, DEFINITION, { value: definition }) as Task<A, R>;
+export interface LocalTaskContext extends TaskContext {
+  readonly runId: string;
+  /** 1 for the first attempt, then one more per retry or rerun. */
+  readonly attempt: number;
+  /** Lines with a level; `console.*` is captured too. */
+  readonly log: TaskLogger;
 }
 
-/** The running task's context: its run id, attempt number and logger. */
-export function taskContext(): TaskContext {
-  const runtime = taskRuntime.getStore();
-  if (!runtime) throw new Error("taskContext() is available only while a task runs");
-  return runtime.context;
-}
-
-/** The tasks a module exports, by name. */
-export function tasksOf(module: Record<string, unknown>): Map<string, TaskDefinition> {
-  const tasks = new Map<string, TaskDefinition>();
-  for (const value of Object.values(module)) {
-    const definition = (value as Partial<Task<unknown[], unknown>> | undefined)?.[DEFINITION];
-    if (definition) tasks.set(definition.name, definition);
+/** Embedded engine only: the run id, attempt number and logger of the context a task was given. */
+export function localContext(ctx: TaskContext): LocalTaskContext {
+  const local = ctx as Partial<LocalTaskContext>;
+  if (typeof local.runId !== "string" || typeof local.attempt !== "number" || !local.log) {
+    throw new Error("localContext() needs the context the embedded engine passed to the task");
   }
-  return tasks;
+  return local as LocalTaskContext;
 }

@@ -1,21 +1,41 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
+import type { ListRunsQuery } from "../backend.js";
 import { InvalidCursor } from "../errors.js";
 
 /**
- * Opaque page cursors: base64url JSON carrying Render's own cursor (or log
- * window) and what the page was asked for, so a cursor is only honoured for
- * the query that issued it. Nothing in them is trusted for authorization:
- * the workflow filter always comes from the server's configuration.
+ * Opaque page cursors: base64url JSON carrying where the next page starts
+ * (Render's own cursor, a position among the caller's own runs, or a log
+ * window) and, for lists, a digest of what the page was asked for — filters
+ * and whose runs — so a cursor is only honoured for the query and the caller
+ * it was issued to. Nothing in them is trusted for authorization: the
+ * workflow filter comes from the server's configuration and the owner from
+ * the caller's token, so a forged cursor can only point elsewhere in what
+ * the caller may see anyway.
  */
 
+/** Every run of the workflow (`:all` access), paged by Render's cursor. */
 export const RunsCursor = z.object({
   kind: z.literal("runs"),
   /** Render's cursor of the last item already looked at. */
   after: z.string().min(1),
-  /** The query's task and statuses, as given. */
   query: z.string(),
 });
 export type RunsCursor = z.infer<typeof RunsCursor>;
+
+/** The caller's own runs, paged through the ownership store. */
+export const OwnedRunsCursor = z.object({
+  kind: z.literal("owned"),
+  /** The store's cursor of the page holding `after` (absent: the first page). */
+  page: z.string().min(1).optional(),
+  /** The last run already looked at. */
+  after: z.string().min(1),
+  query: z.string(),
+});
+export type OwnedRunsCursor = z.infer<typeof OwnedRunsCursor>;
+
+export const ListCursor = z.discriminatedUnion("kind", [RunsCursor, OwnedRunsCursor]);
+export type ListCursor = z.infer<typeof ListCursor>;
 
 export const LogsCursor = z.object({
   kind: z.literal("logs"),
@@ -25,7 +45,7 @@ export const LogsCursor = z.object({
 });
 export type LogsCursor = z.infer<typeof LogsCursor>;
 
-export function encodeCursor(cursor: RunsCursor | LogsCursor): string {
+export function encodeCursor(cursor: ListCursor | LogsCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
@@ -43,4 +63,31 @@ export function decodeCursor<T>(schema: z.ZodType<T>, cursor: string): T {
     );
   }
   return parsed.data;
+}
+
+/**
+ * What a list cursor is bound to: the filters and whose runs, as a digest
+ * (a cursor does not spell out who its caller is).
+ */
+export function queryDigest(query: Pick<ListRunsQuery, "task" | "status" | "access">): string {
+  const whose =
+    query.access.kind === "all"
+      ? ["all"]
+      : ["own", query.access.owner.issuer, query.access.owner.subject];
+  const json = JSON.stringify([whose, query.task ?? null, [...new Set(query.status ?? [])].sort()]);
+  return createHash("sha256").update(json).digest("base64url").slice(0, 22);
+}
+
+/** The list cursor given with `query`, refused when it was issued for another query or caller. */
+export function listCursorFor(
+  query: Pick<ListRunsQuery, "task" | "status" | "access" | "cursor">,
+): ListCursor | undefined {
+  if (!query.cursor) return undefined;
+  const cursor = decodeCursor(ListCursor, query.cursor);
+  if (cursor.query !== queryDigest(query)) {
+    throw new InvalidCursor(
+      "That cursor was issued for a different task or status filter, or to another caller; repeat the same filters, or omit cursor to start over",
+    );
+  }
+  return cursor;
 }

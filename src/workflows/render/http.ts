@@ -9,6 +9,7 @@ import {
   InvalidInput,
   type WorkflowError,
 } from "../errors.js";
+import { RequestBudget, type RequestKind } from "./budget.js";
 import { ErrorBody } from "./schemas.js";
 
 export interface HttpOptions {
@@ -41,11 +42,12 @@ const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 4_000;
 
 /**
- * Render's REST API with the server's own key: every call has a timeout, 429
- * and 5xx are retried within a bound, other statuses become WorkflowErrors a
- * person can act on, and every body read is validated. The key is only ever
- * put in the Authorization header of requests to `baseUrl`; redirects are not
- * followed, so it cannot be carried anywhere else.
+ * Render's REST API with the server's own key: every request (each retry
+ * too) waits for its turn in the key's request budget, every call has a
+ * timeout, 429 and 5xx are retried within a bound, other statuses become
+ * WorkflowErrors a person can act on, and every body read is validated. The
+ * key is only ever put in the Authorization header of requests to `baseUrl`;
+ * redirects are not followed, so it cannot be carried anywhere else.
  */
 export class RenderHttp {
   readonly #authorization?: string;
@@ -55,6 +57,7 @@ export class RenderHttp {
     apiKey: string | undefined,
     private readonly logger: Logger,
     private readonly options: HttpOptions = DEFAULT_HTTP_OPTIONS,
+    private readonly budget: RequestBudget = new RequestBudget(),
   ) {
     this.#authorization = apiKey ? `Bearer ${apiKey}` : undefined;
   }
@@ -66,11 +69,13 @@ export class RenderHttp {
   ): Promise<T> {
     const url = this.url(path, options.query);
     const label = `${method} ${path}`;
+    const kind: RequestKind = method === "GET" ? "read" : "write";
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       const canRetry = (delayMs: number) =>
         attempt < this.options.maxRetries &&
         Date.now() + delayMs - started <= this.options.retryBudgetMs;
+      await this.turn(kind);
       let response: Response;
       let text: string;
       try {
@@ -106,6 +111,7 @@ export class RenderHttp {
         { call: label, status: response.status, attempt: attempt + 1, ms: Date.now() - started },
         "Render API call",
       );
+      this.heed(kind, response);
 
       if (response.status >= 200 && response.status < 300) {
         return options.schema ? parseBody(options.schema, text, label) : (undefined as T);
@@ -123,8 +129,10 @@ export class RenderHttp {
         }
         if (response.status === 429) {
           const again = retryAfterMs(response.headers);
+          const seconds = again === undefined ? undefined : Math.ceil(again / 1000);
           throw new BackendUnavailable(
-            `Render's API rate limit was exceeded (${label})${again === undefined ? "" : `; try again in ${Math.ceil(again / 1000)} s`}`,
+            `Render's API rate limit was exceeded (${label})${seconds === undefined ? "" : `; try again in ${seconds} s`}`,
+            seconds === undefined ? {} : { retryAfterSeconds: seconds },
           );
         }
         throw new BackendUnavailable(
@@ -140,6 +148,8 @@ export class RenderHttp {
    * is timed. No retries: the caller falls back to polling.
    */
   async stream(path: string, query: Query, signal: AbortSignal): Promise<Response> {
+    await this.turn("read");
+    signal.throwIfAborted();
     const opening = new AbortController();
     const stop = () => opening.abort(signal.reason);
     signal.addEventListener("abort", stop, { once: true });
@@ -154,11 +164,31 @@ export class RenderHttp {
     } finally {
       clearTimeout(timer);
     }
+    this.heed("read", response);
     if (response.status !== 200 || !response.body) {
       await response.body?.cancel();
       throw new BackendUnavailable(`Render's event stream answered HTTP ${response.status}`);
     }
     return response;
+  }
+
+  /** Waits for this request's turn in the budget (LimitReached when it is too far off). */
+  private async turn(kind: RequestKind): Promise<void> {
+    const waitMs = this.budget.reserve(kind);
+    if (waitMs > 0) await sleep(waitMs);
+  }
+
+  /**
+   * Render's own count wins over ours: after a 429, or an answer saying the
+   * window is used up (other instances or apps may share the key), no request
+   * of that kind is sent until Render says the window resets.
+   */
+  private heed(kind: RequestKind, response: Response): void {
+    const exhausted =
+      response.status === 429 || response.headers.get("ratelimit-remaining")?.trim() === "0";
+    if (!exhausted) return;
+    const waitMs = retryAfterMs(response.headers);
+    if (waitMs !== undefined && waitMs > 0) this.budget.pause(kind, waitMs);
   }
 
   private url(path: string, query: Query = {}): string {

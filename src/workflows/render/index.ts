@@ -1,8 +1,12 @@
 import { isLoopbackUrl } from "../../http/loopback.js";
 import type { Logger } from "../../logger.js";
+import type { RunOwnership } from "../../store/types.js";
 import type { WorkflowBackend } from "../backend.js";
 import { RenderBackend } from "./backend.js";
+import { type BudgetOptions, DEFAULT_BUDGET, RequestBudget } from "./budget.js";
+import { DEFAULT_FOLLOW_LIMITS, type FollowLimits } from "./followers.js";
 import { DEFAULT_HTTP_OPTIONS, type HttpOptions, RenderHttp } from "./http.js";
+import { RunOwners } from "./ownership.js";
 import { resolveWorkflow } from "./workflow.js";
 
 export interface RenderBackendOptions {
@@ -13,7 +17,13 @@ export interface RenderBackendOptions {
   /** RENDER_WORKFLOW: the served workflow's slug or id. */
   workflow: string;
   logger: Logger;
+  /** Who started which run: shared by every instance (Render's runs carry no owner). */
+  ownership: RunOwnership;
   http?: Partial<HttpOptions>;
+  /** The pace of calls to Render with the key; defaults to 80% of Render's published limits. */
+  budget?: Partial<BudgetOptions>;
+  /** How many runs are followed with event streams, and how often followers may read runs. */
+  follow?: Partial<FollowLimits>;
 }
 
 /**
@@ -27,12 +37,21 @@ export async function createRenderBackend(options: RenderBackendOptions): Promis
       `RENDER_API_URL: must be https:// (or loopback) so RENDER_API_KEY does not travel in clear text`,
     );
   }
-  const http = new RenderHttp(apiUrl, options.apiKey, options.logger, {
-    ...DEFAULT_HTTP_OPTIONS,
-    ...options.http,
-  });
+  const http = new RenderHttp(
+    apiUrl,
+    options.apiKey,
+    options.logger,
+    { ...DEFAULT_HTTP_OPTIONS, ...options.http },
+    new RequestBudget({ ...DEFAULT_BUDGET, ...options.budget }),
+  );
   const workflow = await resolveWorkflow(http, options.workflow);
-  const backend = new RenderBackend(http, workflow, options.logger);
+  const backend = new RenderBackend(
+    http,
+    workflow,
+    new RunOwners(options.ownership, options.logger),
+    options.logger,
+    { ...DEFAULT_FOLLOW_LIMITS, ...options.follow },
+  );
   if (workflow.devServer) {
     options.logger.warn(
       { apiUrl },

@@ -1,10 +1,11 @@
 import { z } from "zod";
 
 /**
- * What this server reads from Render's API, after the OpenAPI documents in
- * ../shared/render-api (Workflows and Workflow Tasks, beta). Unknown keys are
- * stripped, not refused, so additions on Render's side do not break us; enums
- * are enforced only where the value is acted on (run status).
+ * What this server reads from Render's API, after Render's OpenAPI documents
+ * (Workflows and Workflow Tasks, beta), vendored in test/render/openapi where
+ * the loopback fake is held to them. Unknown keys are stripped, not refused,
+ * so additions on Render's side do not break us; enums are enforced only
+ * where the value is acted on (run status).
  */
 
 const timestamp = z.iso.datetime({ offset: true });
@@ -75,14 +76,12 @@ export type RenderRun = z.infer<typeof RenderRun>;
 
 export const RenderRunList = z.array(z.object({ taskRun: RenderRun, cursor: z.string() }));
 
-/** GET /task-runs/{taskRunId} */
+/** GET /task-runs/{taskRunId}. Attempts' results are not read: the run's `results` has the value. */
 export const RenderRunDetails = RenderRun.extend({
   results: z.array(z.unknown()),
   error: z.string().optional(),
   input: Input,
-  attempts: z.array(
-    Attempt.extend({ error: z.string().optional(), results: z.array(z.unknown()).optional() }),
-  ),
+  attempts: z.array(Attempt.extend({ error: z.string().optional() })),
 });
 export type RenderRunDetails = z.infer<typeof RenderRunDetails>;
 
@@ -94,7 +93,7 @@ export type RenderRunDetails = z.infer<typeof RenderRunDetails>;
 export const RunEvent = z.object({ id: z.string(), status: RenderRunStatus });
 
 /**
- * GET /logs — not part of the shared extracts; after Render's public Logs API
+ * GET /logs — not among the vendored documents; after Render's public Logs API
  * (`hasMore`, `nextStartTime`, `nextEndTime`, `logs[{id, message, timestamp, labels}]`).
  */
 export const LogList = z.object({

@@ -1,10 +1,13 @@
 /**
- * Example tasks, after Render Workflows' quickstart. Write your own the same
- * way in a module of your own and point LOCAL_TASKS_MODULE at its built file.
+ * Example tasks, after Render Workflows' quickstart, in the shape of Render's
+ * TypeScript SDK 1.x: deployed to Render, the same code runs with
+ * `import { task, type TaskContext } from "@renderinc/sdk/workflows"` (drop
+ * `description` and `input`, which only the embedded engine reads). Write
+ * your own the same way and point LOCAL_TASKS_MODULE at the built file.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { task, taskContext } from "../task.js";
+import { type TaskContext, task } from "../task.js";
 
 export const greet = task(
   {
@@ -12,7 +15,7 @@ export const greet = task(
     description: "Greets someone by name.",
     input: z.tuple([z.string().min(1).describe("Who to greet")]),
   },
-  function greet(name: string) {
+  function greet(_ctx: TaskContext, name: string) {
     return `Hello, ${name}!`;
   },
 );
@@ -23,7 +26,7 @@ export const square = task(
     description: "Squares a number.",
     input: z.tuple([z.number().describe("The number to square")]),
   },
-  function square(n: number) {
+  function square(_ctx: TaskContext, n: number) {
     return n * n;
   },
 );
@@ -35,9 +38,9 @@ export const sumOfSquares = task(
       "Sums the squares of some numbers, running one square subtask per number in parallel.",
     input: z.tuple([z.array(z.number()).max(100).describe("The numbers")]),
   },
-  async function sumOfSquares(numbers: number[]) {
-    const squares = await Promise.all(numbers.map((n) => square(n)));
-    taskContext().log.info(`squares: ${squares.join(", ")}`);
+  async function sumOfSquares(ctx: TaskContext, numbers: number[]) {
+    const squares = await Promise.all(numbers.map((n) => ctx.run(square, n)));
+    console.log(`squares: ${squares.join(", ")}`);
     return squares.reduce((sum, value) => sum + value, 0);
   },
 );
@@ -49,9 +52,9 @@ export const flipCoin = task(
     input: z.tuple([]),
     retry: { maxRetries: 3, waitDurationMs: 500, backoffScaling: 2 },
   },
-  function flipCoin() {
+  function flipCoin(_ctx: TaskContext) {
     const heads = Math.random() < 0.5;
-    console.log(`attempt ${taskContext().attempt}: ${heads ? "heads" : "tails"}`);
+    console.log(heads ? "heads" : "tails");
     if (!heads) throw new Error("tails");
     return "heads";
   },
@@ -65,10 +68,10 @@ export const longRunning = task(
     input: z.tuple([z.number().int().min(1).max(600).describe("Seconds to run")]),
     timeoutSeconds: 660,
   },
-  async function longRunning(seconds: number) {
+  async function longRunning(_ctx: TaskContext, seconds: number) {
     for (let i = 1; i <= seconds; i++) {
       await sleep(1000);
-      taskContext().log.info(`${i} of ${seconds} seconds done`);
+      console.log(`${i} of ${seconds} seconds done`);
     }
     return { seconds };
   },

@@ -1,0 +1,157 @@
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { type Options, rateLimit, type Store } from "express-rate-limit";
+import { RedisStore } from "rate-limit-redis";
+import { createClient } from "redis";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { RpcError, sendRpcError } from "./json-rpc-error.js";
+
+const MINUTE_MS = 60_000;
+/**
+ * Before authentication a budget belongs to a client address, which a whole
+ * office behind one NAT may share: it is this many times a caller's.
+ */
+const ADDRESS_BUDGET_FACTOR = 4;
+
+export interface RateLimits {
+  /** Per client address, before the token is checked. */
+  byAddress: RequestHandler[];
+  /** Per caller (issuer + subject), every authorized request. */
+  byCaller: RequestHandler[];
+  /** Per caller, each run a request starts (after the gate, so refused starts cost nothing). */
+  runStarts: RequestHandler[];
+  /** Where the counters live, for the banner. */
+  describe(): string;
+  close(): Promise<void>;
+}
+
+type Limits = Config["limits"];
+
+/**
+ * Per-caller limits with express-rate-limit: 429 with Retry-After and a
+ * JSON-RPC error body. Counters are shared by every instance through Redis
+ * (Render Key Value) when REDIS_URL is set, and kept per instance otherwise
+ * (then N instances allow N times the budget). A limit of 0 is off. When the
+ * shared store fails, requests pass (and the failure is logged): an outage of
+ * the counter store must not take the server down with it.
+ */
+export async function createRateLimits(limits: Limits, logger: Logger): Promise<RateLimits> {
+  const redis = limits.redisUrl ? await connectRedis(limits.redisUrl, logger) : undefined;
+  const store = (prefix: string): Store | undefined =>
+    redis
+      ? new RedisStore({
+          prefix: `workflows-mcp:${prefix}:`,
+          sendCommand: (...args: string[]) => redis.sendCommand(args),
+        })
+      : undefined;
+
+  const limiter = (
+    name: string,
+    perMinute: number,
+    options: Partial<Options>,
+  ): RequestHandler[] => {
+    if (perMinute <= 0) return [];
+    const what = name === "runs" ? "run starts" : "requests";
+    const who = name === "address" ? "client address" : "caller";
+    return [
+      rateLimit({
+        windowMs: MINUTE_MS,
+        limit: perMinute,
+        standardHeaders: "draft-8",
+        legacyHeaders: false,
+        passOnStoreError: true,
+        requestPropertyName: `rateLimit_${name}`,
+        store: store(name),
+        handler: (req, res) => {
+          const info = (req as unknown as Record<string, { resetTime?: Date } | undefined>)[
+            `rateLimit_${name}`
+          ];
+          const retryAfterSeconds = info?.resetTime
+            ? Math.max(1, Math.ceil((info.resetTime.getTime() - Date.now()) / 1000))
+            : 60;
+          res.locals.authDecision = "rate_limited";
+          sendRpcError(
+            res,
+            429,
+            RpcError.RateLimited,
+            `Rate limit exceeded: at most ${perMinute} ${what} a minute per ${who}; retry in ${retryAfterSeconds} s`,
+            { data: { limit: perMinute, window: "1 minute", retryAfterSeconds } },
+          );
+        },
+        ...options,
+      }),
+    ];
+  };
+
+  const callerKey = (req: Request) => {
+    const extra = req.auth?.extra ?? {};
+    return `${String(extra.issuer)}\n${String(extra.subject)}`;
+  };
+  const runs = limiter("runs", limits.runsPerMinute, { keyGenerator: callerKey });
+
+  return {
+    byAddress: limiter("address", limits.requestsPerMinute * ADDRESS_BUDGET_FACTOR, {}),
+    byCaller: limiter("caller", limits.requestsPerMinute, { keyGenerator: callerKey }),
+    // One count per run a request starts: a 2025-era batch may start several.
+    runStarts: runs.length === 0 ? [] : [countEach(runStarts, runs[0] as RequestHandler)],
+    describe: () =>
+      `${limits.requestsPerMinute || "unlimited"} requests and ${limits.runsPerMinute || "unlimited"} run starts a minute per caller, counted ${redis ? "in Redis (shared by every instance)" : "per instance"}`,
+    close: async () => {
+      await redis?.quit().catch(() => {});
+    },
+  };
+}
+
+/** How many runs a JSON-RPC body starts. */
+function runStarts(body: unknown): number {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.filter(
+    (m) =>
+      typeof m === "object" &&
+      m !== null &&
+      (m as { method?: unknown }).method === "tools/call" &&
+      (m as { params?: { name?: unknown } }).params?.name === "start_task_run",
+  ).length;
+}
+
+/** Applies a limiter once per counted item; the first refusal answers. */
+function countEach(count: (body: unknown) => number, limiter: RequestHandler): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    let remaining = count(req.body);
+    const step = (error?: unknown) => {
+      if (error !== undefined || remaining === 0 || res.headersSent) {
+        if (!res.headersSent) next(error);
+        return;
+      }
+      remaining -= 1;
+      limiter(req, res, step);
+    };
+    step();
+  };
+}
+
+async function connectRedis(url: string, logger: Logger) {
+  let connected = false;
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: 5_000,
+      // Give up at once while starting (the server refuses to start, naming REDIS_URL);
+      // once connected, keep reconnecting with backoff.
+      reconnectStrategy: (retries: number, cause: Error) =>
+        connected ? Math.min(retries * 200, 5_000) : cause,
+    },
+  });
+  client.on("error", (error: unknown) => logger.warn({ err: error }, "rate-limit store error"));
+  try {
+    await client.connect();
+    connected = true;
+  } catch (error) {
+    await client.disconnect().catch(() => {});
+    const where = new URL(url);
+    throw new Error(
+      `REDIS_URL: cannot connect to ${where.protocol}//${where.host} (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  return client;
+}

@@ -1,0 +1,118 @@
+import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
+import type { z } from "zod";
+import type { AuditEvent } from "../store/types.js";
+import { accessFor, startedByOf } from "./caller.js";
+import type { CatalogueEntry } from "./catalogue.js";
+import { progressOf } from "./progress.js";
+import {
+  INTERNAL,
+  INVALID_ARGUMENTS,
+  isWorkflowError,
+  toolError,
+  toolResult,
+  workflowToolError,
+} from "./results.js";
+import type { RequestScope } from "./scope.js";
+import { declaresTasks } from "./tasks/methods.js";
+import { createTaskResult } from "./tasks/task-of-run.js";
+import type { AuditFacts, ToolContext } from "./tool.js";
+
+/** Issues listed in an arguments error; the rest are counted. */
+const MAX_ISSUES = 5;
+
+/**
+ * One tool call, after the gate has authorized it: our own validation of the
+ * arguments (so a refusal carries a code), the tool, the audit of a state
+ * change, and a task handle instead of the result when the tool does
+ * long-running work and the client declared the Tasks extension.
+ */
+export function toolCallback(entry: CatalogueEntry, scope: RequestScope) {
+  const { definition } = entry;
+  return async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
+    const parsed = entry.input.safeParse(args ?? {});
+    if (!parsed.success) {
+      return toolError(`Invalid arguments for ${definition.name}: ${issuesOf(parsed.error)}`, {
+        code: INVALID_ARGUMENTS,
+        retryable: false,
+      });
+    }
+    const input = parsed.data;
+    const context = toolContext(scope, ctx);
+    let output: Awaited<ReturnType<typeof definition.handler>>;
+    try {
+      output = await definition.handler(input, context);
+    } catch (error) {
+      const result = isWorkflowError(error) ? workflowToolError(error) : unexpected(error);
+      if (definition.audit) {
+        await audit(scope, definition.name, {
+          ...definition.audit(input),
+          outcome: "failed",
+          reason: isWorkflowError(error) ? error.code : INTERNAL,
+        });
+      }
+      return result;
+    }
+    if (definition.audit) {
+      await audit(scope, definition.name, definition.audit(input, output.structuredContent));
+    }
+    const result = toolResult(output.structuredContent, output.text);
+    return definition.runOf && declaresTasks(ctx)
+      ? createTaskResult(definition.runOf(output.structuredContent), result)
+      : result;
+  };
+
+  function unexpected(error: unknown): CallToolResult {
+    scope.logger.error({ err: error, tool: definition.name }, "tool failed");
+    return toolError(`${definition.name} failed unexpectedly; the server logged the details`, {
+      code: INTERNAL,
+      retryable: false,
+    });
+  }
+}
+
+function toolContext(scope: RequestScope, ctx: ServerContext): ToolContext {
+  const { caller, backend } = scope;
+  return {
+    caller,
+    backend,
+    audit: scope.audit,
+    catalogue: scope.catalogue,
+    signal: ctx.mcpReq.signal,
+    access: (action) => accessFor(caller, action),
+    startedBy: () => startedByOf(caller),
+    waitForRun: (id, seconds) =>
+      backend.waitForRun(id, {
+        timeoutMs: seconds * 1000,
+        signal: ctx.mcpReq.signal,
+        onChange: progressOf(ctx),
+        access: accessFor(caller, "read"),
+      }),
+  };
+}
+
+function audit(
+  scope: RequestScope,
+  tool: string,
+  facts: AuditFacts & Pick<AuditEvent, "reason">,
+): Promise<void> {
+  const { caller } = scope;
+  return scope.auditor.stateChange({
+    at: new Date().toISOString(),
+    issuer: caller.issuer,
+    subject: caller.subject,
+    ...(caller.clientId ? { clientId: caller.clientId } : {}),
+    tool,
+    decision: "allowed",
+    ...facts,
+  });
+}
+
+function issuesOf(error: z.ZodError): string {
+  const listed = error.issues
+    .slice(0, MAX_ISSUES)
+    .map(
+      (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "arguments"}: ${issue.message}`,
+    );
+  const more = error.issues.length - listed.length;
+  return `${listed.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
+}

@@ -1,0 +1,58 @@
+import type { StandardSchemaWithJSON, ToolAnnotations } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { describeRequirement, requirementLabel } from "./requirements.js";
+import { sdkSchema } from "./schema.js";
+import type { ToolDefinition } from "./tool.js";
+
+/** `_meta` key under which each tool lists the scopes it requires in tools/list. */
+export const REQUIRED_SCOPES_META = "requiredScopes";
+
+/** A tool ready to register: everything that does not depend on the request, computed once at start. */
+export interface CatalogueEntry {
+  definition: ToolDefinition;
+  /** Validates arguments (src/mcp/call.ts). */
+  input: z.ZodObject<z.ZodRawShape>;
+  registration: {
+    title: string;
+    description: string;
+    inputSchema: StandardSchemaWithJSON;
+    outputSchema: StandardSchemaWithJSON;
+    annotations: ToolAnnotations;
+    _meta: Record<string, unknown>;
+  };
+}
+
+export interface Catalogue {
+  entries: readonly CatalogueEntry[];
+  byName: ReadonlyMap<string, ToolDefinition>;
+  /** Every tool and what it requires (for whoami and the gate). */
+  requirements: readonly { name: string; requires: ToolDefinition["requires"] }[];
+}
+
+export function buildCatalogue(tools: readonly ToolDefinition[]): Catalogue {
+  const byName = new Map<string, ToolDefinition>();
+  for (const tool of tools) {
+    if (byName.has(tool.name)) throw new Error(`two tools are named ${tool.name}`);
+    byName.set(tool.name, tool);
+  }
+  const entries = tools.map((definition): CatalogueEntry => {
+    const input = z.object(definition.input);
+    return {
+      definition,
+      input,
+      registration: {
+        title: definition.title,
+        description: `${definition.description}\n\n${describeRequirement(definition.requires)}`,
+        inputSchema: sdkSchema(input, { validate: false }),
+        outputSchema: sdkSchema(z.object(definition.output), { validate: true }),
+        annotations: { title: definition.title, ...definition.annotations },
+        _meta: { [REQUIRED_SCOPES_META]: requirementLabel(definition.requires) },
+      },
+    };
+  });
+  return {
+    entries,
+    byName,
+    requirements: tools.map(({ name, requires }) => ({ name, requires })),
+  };
+}

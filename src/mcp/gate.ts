@@ -1,0 +1,166 @@
+import { classifyInboundRequest } from "@modelcontextprotocol/server";
+import type { NextFunction, Request, Response } from "express";
+import type { Auditor } from "../audit/auditor.js";
+import { bearerChallenge } from "../auth/challenge.js";
+import { authorize } from "../auth/policy.js";
+import { boundedList, boundedText } from "../http/bounded.js";
+import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
+import type { WorkflowBackend } from "../workflows/backend.js";
+import { callerOf } from "./caller.js";
+import { demandOf, isRecord } from "./requirements.js";
+import type { ToolDefinition } from "./tool.js";
+
+export interface GateOptions {
+  tools: ReadonlyMap<string, Pick<ToolDefinition, "requires">>;
+  backend: Pick<WorkflowBackend, "taskNameOf">;
+  resourceMetadataUrl: string;
+  auditor: Auditor;
+}
+
+/** SEP-2243: where `Mcp-Name` is mirrored from, per method (the Tasks extension adds taskId). */
+const NAME_SOURCE: Readonly<Record<string, string>> = {
+  "tools/call": "name",
+  "prompts/get": "name",
+  "resources/read": "uri",
+  "tasks/get": "taskId",
+  "tasks/update": "taskId",
+  "tasks/cancel": "taskId",
+};
+
+const HEADER_MISMATCH = -32020;
+
+/**
+ * Runs after the token is verified and before the MCP handler sees the
+ * request. First the request must be consistent: for a 2026-07-28 request the
+ * `Mcp-Method` and `Mcp-Name` headers must agree with the body (SEP-2243) —
+ * intermediaries route and rate-limit on those headers, so a request that
+ * says one thing to them and another to us is refused (400, -32020). Then
+ * every request in the body (a 2025-era batch included) is authorized by the
+ * policy with its arguments; if any is refused, nothing runs and the client
+ * gets 403 `insufficient_scope` naming the narrowest scopes that would allow
+ * it plus those the token holds (MCP authorization: step-up).
+ */
+export function scopeGate(options: GateOptions) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const body: unknown = req.body;
+    const requests = (Array.isArray(body) ? body : [body]).filter(
+      (message): message is { method: string; params?: unknown; id?: unknown } =>
+        isRecord(message) && typeof message.method === "string",
+    );
+    res.locals.rpcMethods = boundedList(requests.map((m) => m.method));
+    res.locals.tools = boundedList(
+      requests.flatMap((m) =>
+        m.method === "tools/call" && isRecord(m.params) && typeof m.params.name === "string"
+          ? [m.params.name]
+          : [],
+      ),
+    );
+
+    const route = classifyInboundRequest({
+      httpMethod: "POST",
+      protocolVersionHeader: header(req, "mcp-protocol-version"),
+      mcpMethodHeader: header(req, "mcp-method"),
+      mcpNameHeader: header(req, "mcp-name"),
+      body,
+    });
+    if (route.kind === "reject") {
+      sendRpcError(res, route.httpStatus, route.code, route.message, {
+        id: rpcId(requests[0]?.id),
+        data: route.data,
+      });
+      return;
+    }
+    res.locals.era = route.kind;
+    if (route.kind === "modern" && route.messageKind === "request") {
+      const mismatch = nameMismatch(route.message, header(req, "mcp-name"));
+      if (mismatch) {
+        sendRpcError(res, 400, HEADER_MISMATCH, `Bad Request: ${mismatch}`, {
+          id: rpcId(route.message.id),
+        });
+        return;
+      }
+    }
+
+    const granted = req.auth?.scopes ?? [];
+    for (const message of requests) {
+      const demand = demandOf(message, options.tools, options.backend);
+      const decision = authorize(demand.requirement, granted);
+      if (decision.allowed) continue;
+      const allowing = decision.missing
+        .map((scope) => (decision.allowedBy[scope] ?? [scope]).join(" or "))
+        .join(", and ");
+      const description = `${demand.target} requires ${allowing}; the token has ${granted.length > 0 ? granted.join(" ") : "no scopes"}`;
+      const caller = callerOf(req.auth);
+      const task = taskArgument(message);
+      res.locals.authDecision = "insufficient_scope";
+      res.locals.authReason = boundedText(description);
+      options.auditor.refusal({
+        at: new Date().toISOString(),
+        issuer: caller.issuer,
+        subject: caller.subject,
+        ...(caller.clientId ? { clientId: caller.clientId } : {}),
+        tool: boundedText(demand.target),
+        ...(task === undefined ? {} : { task }),
+        decision: "refused",
+        outcome: "insufficient_scope",
+        reason: decision.missing.join(" "),
+      });
+      res.set(
+        "WWW-Authenticate",
+        bearerChallenge({
+          resourceMetadata: options.resourceMetadataUrl,
+          scope: decision.challenge,
+          error: "insufficient_scope",
+          description,
+        }),
+      );
+      sendRpcError(res, 403, RpcError.Forbidden, `Insufficient scope: ${description}`, {
+        id: rpcId(message.id),
+        data: {
+          [message.method === "tools/call" ? "tool" : "method"]: demand.target,
+          missingScopes: decision.missing,
+          allowedBy: decision.allowedBy,
+          grantedScopes: granted,
+        },
+      });
+      return;
+    }
+    next();
+  };
+}
+
+/** Why `Mcp-Name` disagrees with the body, or undefined when it agrees (or the method mirrors no name). */
+function nameMismatch(
+  message: { method: string; params?: unknown },
+  headerValue: string | undefined,
+): string | undefined {
+  const field = NAME_SOURCE[message.method];
+  const value = field && isRecord(message.params) ? message.params[field] : undefined;
+  if (typeof value !== "string") return undefined;
+  if (headerValue === undefined) {
+    return `the body carries params.${field} but the required Mcp-Name header is absent`;
+  }
+  const named = decodeHeaderValue(headerValue);
+  return named === value
+    ? undefined
+    : `the Mcp-Name header names ${JSON.stringify(boundedText(named))} but the body's params.${field} is ${JSON.stringify(boundedText(value))}`;
+}
+
+/** SEP-2243 Base64 sentinel: `=?base64?<value>?=` carries a value a header cannot. */
+function decodeHeaderValue(value: string): string {
+  const encoded = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/.exec(value)?.[1];
+  return encoded === undefined ? value : Buffer.from(encoded, "base64").toString("utf8");
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function taskArgument(message: { method: string; params?: unknown }): string | undefined {
+  if (message.method !== "tools/call" || !isRecord(message.params)) return undefined;
+  const args = message.params.arguments;
+  return isRecord(args) && typeof args.task === "string" ? boundedText(args.task) : undefined;
+}
+
+const rpcId = (id: unknown) => (typeof id === "string" || typeof id === "number" ? id : null);

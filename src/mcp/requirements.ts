@@ -1,0 +1,86 @@
+import { type Requirement, runScopeFor } from "../auth/policy.js";
+import { TASK_SCOPE_PREFIX } from "../auth/scopes.js";
+import type { WorkflowBackend } from "../workflows/backend.js";
+import type { ToolDefinition, ToolRequirement } from "./tool.js";
+
+/** A task reference longer than this names no task (and is refused by the tool's input schema). */
+const MAX_TASK_REFERENCE = 512;
+
+type TaskNames = Pick<WorkflowBackend, "taskNameOf">;
+
+/** The scopes one call of a tool needs, given its (unvalidated) arguments. */
+export function requirementOf(
+  requires: ToolRequirement,
+  args: unknown,
+  backend: TaskNames,
+): Requirement {
+  if ("scopes" in requires) return requires.scopes;
+  const reference = isRecord(args) ? args[requires.taskScopeOf] : undefined;
+  const named =
+    typeof reference === "string" && reference.length <= MAX_TASK_REFERENCE
+      ? backend.taskNameOf(reference)
+      : undefined;
+  return [runScopeFor(named)];
+}
+
+/** How a tool's requirement reads in its description and `_meta`. */
+export function requirementLabel(requires: ToolRequirement): string[] {
+  return "scopes" in requires ? [...requires.scopes] : [`${TASK_SCOPE_PREFIX}<task>`];
+}
+
+export function describeRequirement(requires: ToolRequirement): string {
+  if ("scopes" in requires) {
+    return requires.scopes.length > 0
+      ? `Required scopes: ${requires.scopes.join(", ")} (or a scope implying them).`
+      : "Required scopes: none beyond a valid token.";
+  }
+  return `Required scope: ${TASK_SCOPE_PREFIX}<task> for the task named by \`${requires.taskScopeOf}\`, or workflows:run for any task (or workflows:admin).`;
+}
+
+/**
+ * JSON-RPC methods of the Tasks extension that stand for a tool: each is
+ * authorized exactly as that tool is (reading a task is reading its run,
+ * cancelling a task is cancelling its run).
+ */
+export const METHODS_STANDING_FOR_TOOLS: Readonly<Record<string, string>> = {
+  "tasks/get": "get_task_run",
+  "tasks/update": "get_task_run",
+  "tasks/cancel": "cancel_task_run",
+};
+
+export interface Demand {
+  /** What is called: the tool's name, or the method for any other request. */
+  target: string;
+  requirement: Requirement;
+}
+
+/**
+ * What one JSON-RPC request needs before it may run: a `tools/call` its
+ * tool's requirement (with its arguments), a task method its tool's; any
+ * other request (lists, discovery, unknown tools — which run nothing) only a
+ * valid token.
+ */
+export function demandOf(
+  message: { method: string; params?: unknown },
+  tools: ReadonlyMap<string, Pick<ToolDefinition, "requires">>,
+  backend: TaskNames,
+): Demand {
+  const params = isRecord(message.params) ? message.params : {};
+  if (message.method === "tools/call" && typeof params.name === "string") {
+    const tool = tools.get(params.name);
+    return {
+      target: params.name,
+      requirement: tool ? requirementOf(tool.requires, params.arguments, backend) : [],
+    };
+  }
+  const standsFor = Object.hasOwn(METHODS_STANDING_FOR_TOOLS, message.method)
+    ? tools.get(METHODS_STANDING_FOR_TOOLS[message.method] as string)
+    : undefined;
+  return {
+    target: message.method,
+    requirement: standsFor ? requirementOf(standsFor.requires, undefined, backend) : [],
+  };
+}
+
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);

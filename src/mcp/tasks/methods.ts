@@ -1,0 +1,134 @@
+import {
+  CancelTaskRequestV2Schema,
+  GetTaskRequestV2Schema,
+  hasTaskClientCapabilityV2,
+  TASKS_EXTENSION_ID_V2,
+  UpdateTaskRequestV2Schema,
+} from "@modelcontextprotocol/ext-tasks/core/v2";
+import {
+  type McpServer,
+  MissingRequiredClientCapabilityError,
+  ProtocolError,
+  ProtocolErrorCode,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
+import { WorkflowError } from "../../workflows/errors.js";
+import type { TaskRun } from "../../workflows/run.js";
+import { accessFor } from "../caller.js";
+import { describeRun } from "../format.js";
+import { toolResult } from "../results.js";
+import type { RequestScope } from "../scope.js";
+import { detailedTaskOf } from "./task-of-run.js";
+
+/** True when this request's client declared the Tasks extension (capabilities travel with every 2026-07-28 request). */
+export function declaresTasks(ctx: ServerContext): boolean {
+  // The SDK lifts the envelope out of `_meta`; the extension reads it from request params.
+  return hasTaskClientCapabilityV2({ _meta: ctx.mcpReq.envelope ?? {} });
+}
+
+/** A run's result as the task's `result`: what start_task_run answers for it. */
+export const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run));
+
+/**
+ * The Tasks extension's methods (SEP-2663), over runs: `tasks/get` reads the
+ * run, `tasks/cancel` cancels it, `tasks/update` has nothing to deliver (a
+ * run never asks its client for input). Each is authorized by the HTTP gate
+ * exactly as the tool it stands for, and sees only the runs the caller may
+ * see: a task of someone else's run is "not found", like one that never was.
+ */
+export function registerTaskMethods(server: McpServer, scope: RequestScope): void {
+  server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
+
+  const runOfTask = async (taskId: string, action: "read" | "cancel") => {
+    try {
+      return await scope.backend.getRun(taskId, accessFor(scope.caller, action));
+    } catch (error) {
+      throw protocolError(error);
+    }
+  };
+
+  server.server.setRequestHandler(
+    "tasks/get",
+    { params: GetTaskRequestV2Schema.shape.params },
+    async ({ taskId }, ctx) => {
+      requireDeclared(ctx);
+      const run = await runOfTask(taskId, "read");
+      return { ...detailedTaskOf(run, runResult(run)) };
+    },
+  );
+
+  server.server.setRequestHandler(
+    "tasks/update",
+    // The SDK lifts `inputResponses` out of params (ctx.mcpReq.inputResponses), as for any
+    // multi round-trip request; there is nothing to deliver them to anyway.
+    { params: UpdateTaskRequestV2Schema.shape.params.omit({ inputResponses: true }) },
+    async ({ taskId }, ctx) => {
+      requireDeclared(ctx);
+      await runOfTask(taskId, "read");
+      return {};
+    },
+  );
+
+  server.server.setRequestHandler(
+    "tasks/cancel",
+    { params: CancelTaskRequestV2Schema.shape.params },
+    async ({ taskId }, ctx) => {
+      requireDeclared(ctx);
+      const { caller } = scope;
+      const facts = {
+        issuer: caller.issuer,
+        subject: caller.subject,
+        clientId: caller.clientId || undefined,
+        tool: "tasks/cancel",
+        runId: taskId,
+        decision: "allowed" as const,
+      };
+      try {
+        const { run, alreadyFinished } = await scope.backend.cancelRun(
+          taskId,
+          accessFor(caller, "cancel"),
+        );
+        await scope.auditor.stateChange({
+          ...facts,
+          at: new Date().toISOString(),
+          task: run.task,
+          outcome: alreadyFinished ? "already_finished" : "canceled",
+        });
+      } catch (error) {
+        await scope.auditor.stateChange({
+          ...facts,
+          at: new Date().toISOString(),
+          outcome: "failed",
+          reason: error instanceof WorkflowError ? error.code : "ERR_INTERNAL",
+        });
+        throw protocolError(error);
+      }
+      return {};
+    },
+  );
+}
+
+function requireDeclared(ctx: ServerContext): void {
+  if (!declaresTasks(ctx)) {
+    throw new MissingRequiredClientCapabilityError({
+      requiredCapabilities: { extensions: { [TASKS_EXTENSION_ID_V2]: {} } },
+    });
+  }
+}
+
+/** Unknown or invisible task: Invalid params, as the extension requires; anything else an internal error. */
+function protocolError(error: unknown): ProtocolError {
+  if (error instanceof WorkflowError) {
+    const code = error.retryable
+      ? ProtocolErrorCode.InternalError
+      : ProtocolErrorCode.InvalidParams;
+    return new ProtocolError(code, `Failed to retrieve task: ${error.message}`, {
+      code: error.code,
+      retryable: error.retryable,
+    });
+  }
+  return new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    "Failed to retrieve task: internal error",
+  );
+}

@@ -1,0 +1,68 @@
+import type {
+  CompletedTaskV2,
+  CreateTaskResultV2,
+  DetailedTaskV2,
+  TaskStatusV2,
+  TaskV2,
+} from "@modelcontextprotocol/ext-tasks/core/v2";
+import type { CallToolResult } from "@modelcontextprotocol/server";
+import { isTerminal, type TaskRun, type TaskRunStatus } from "../../workflows/run.js";
+import { describeRun } from "../format.js";
+
+/** How often a client should poll a task that is still working. */
+export const TASK_POLL_INTERVAL_MS = 2_000;
+
+/**
+ * A run as an MCP task. The run is the task's only state — the task id is the
+ * run id — so a task survives restarts and is answered by any instance. A run
+ * that failed is still a `completed` task: the tool call completed, and its
+ * result says the run failed (`failed` is reserved for JSON-RPC errors).
+ */
+const STATUS: Record<TaskRunStatus, TaskStatusV2> = {
+  pending: "working",
+  running: "working",
+  paused: "working",
+  succeeded: "completed",
+  failed: "completed",
+  canceled: "cancelled",
+};
+
+export function taskOf(run: TaskRun, now = new Date()): TaskV2 {
+  const created = run.createdAt ?? run.startedAt ?? now.toISOString();
+  return {
+    taskId: run.id,
+    status: STATUS[run.status],
+    statusMessage: describeRun(run),
+    createdAt: created,
+    lastUpdatedAt: run.completedAt ?? run.startedAt ?? created,
+    // Runs are kept as long as the backend keeps them.
+    ttlMs: null,
+    ...(isTerminal(run.status) ? {} : { pollIntervalMs: TASK_POLL_INTERVAL_MS }),
+  };
+}
+
+/** What `tasks/get` answers: the task, with the tool result once it has completed. */
+export function detailedTaskOf(run: TaskRun, result: CallToolResult): DetailedTaskV2 {
+  const task = taskOf(run);
+  switch (task.status) {
+    case "completed":
+      // A CallToolResult is a JSON object; the extension types `result` as one.
+      return { ...task, status: "completed", result: result as CompletedTaskV2["result"] };
+    case "cancelled":
+      return { ...task, status: "cancelled" };
+    default:
+      return { ...task, status: "working" };
+  }
+}
+
+/**
+ * A `tools/call` answered with a task handle. The tool's own result rides
+ * along (`content`, `structuredContent`): the SDK checks a tool's output
+ * against its schema, and a client that ignores the handle still sees the run.
+ */
+export function createTaskResult(
+  run: TaskRun,
+  result: CallToolResult,
+): CreateTaskResultV2 & CallToolResult {
+  return { ...result, ...taskOf(run), resultType: "task" } as CreateTaskResultV2 & CallToolResult;
+}

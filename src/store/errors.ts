@@ -1,0 +1,58 @@
+import { WorkflowError } from "../workflows/errors.js";
+
+/**
+ * Why the store cannot start. The message is one line that names the
+ * variable to fix (DATABASE_URL or LOCAL_DB_PATH) and never a password.
+ * Match on `code`.
+ */
+export class StoreStartupError extends Error {
+  static code = "ERR_STORE_STARTUP";
+  readonly code: string;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = (new.target as typeof StoreStartupError).code;
+  }
+}
+
+/** The database cannot be reached or opened. */
+export class StoreUnreachable extends StoreStartupError {
+  static override code = "ERR_STORE_UNREACHABLE";
+}
+
+/** A migration failed; it was rolled back, with every other one of that start. */
+export class MigrationFailed extends StoreStartupError {
+  static override code = "ERR_STORE_MIGRATION_FAILED";
+}
+
+/** The database was migrated by a newer server: this one does not know its schema. */
+export class SchemaTooNew extends StoreStartupError {
+  static override code = "ERR_STORE_SCHEMA_TOO_NEW";
+}
+
+/**
+ * The store failed while serving a call (connection lost, timeout, database
+ * locked). Retrying later may succeed. The message says nothing about the
+ * database; the cause is logged.
+ */
+export class StoreUnavailable extends WorkflowError {
+  static override code = "ERR_STORE_UNAVAILABLE";
+  static override retryable = true;
+
+  constructor(options?: ErrorOptions) {
+    super("The server's database is unavailable; try again shortly");
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** An error's reason as one short line, without `secret` (a password) in it. */
+export function reasonOf(error: unknown, secret?: string): string {
+  const e = error as { message?: unknown; code?: unknown } | null;
+  const text =
+    (typeof e?.message === "string" && e.message) ||
+    (typeof e?.code === "string" && e.code) ||
+    String(error);
+  const line = text.replace(/\s+/g, " ").trim().slice(0, 200);
+  return secret ? line.replaceAll(secret, "***") : line;
+}

@@ -1,0 +1,26 @@
+import type { Logger } from "../logger.js";
+import { openPostgresStore } from "./postgres.js";
+import { openSqliteStore } from "./sqlite.js";
+import type { Store } from "./types.js";
+
+export interface StoreOptions {
+  /** DATABASE_URL: PostgreSQL, shared by every instance. */
+  databaseUrl?: string;
+  /** LOCAL_DB_PATH: the embedded SQLite file, when there is no DATABASE_URL. */
+  sqlitePath: string;
+  logger: Logger;
+}
+
+/**
+ * The store every instance shares: PostgreSQL when DATABASE_URL is set,
+ * otherwise the embedded SQLite file (zero configuration, one instance).
+ * Migrated before it is returned. Fails with a StoreStartupError whose
+ * message is one line naming the variable to fix, without credentials.
+ */
+export function createStore(options: StoreOptions): Promise<Store> {
+  return options.databaseUrl
+    ? openPostgresStore({ url: options.databaseUrl, logger: options.logger })
+    : openSqliteStore({ path: options.sqlitePath, logger: options.logger });
+}
+
+export { StoreStartupError, StoreUnavailable } from "./errors.js";

@@ -1,0 +1,231 @@
+import type { z } from "zod";
+import type { Logger } from "../logger.js";
+import { InvalidInput } from "../workflows/errors.js";
+import type { Principal } from "../workflows/run.js";
+import { boundId, boundText, instant, pageSize } from "./bounds.js";
+import { decodeCursor, encodeCursor, type Position, queryKey } from "./cursor.js";
+import { StoreUnavailable } from "./errors.js";
+import { iso, pageStatement, type SqlDatabase, type Statement } from "./sql.js";
+import { AuditEvent, type AuditQuery, OwnedRun, type OwnedRunsQuery, type Store } from "./types.js";
+
+interface OwnedRunRow {
+  run_id: string;
+  task: string;
+  issuer: string;
+  subject: string;
+  client_id: string | null;
+  started_at: string | Date;
+  /** bigint: pg returns it as a string. Read by pages only. */
+  seq?: number | string;
+}
+
+interface AuditEventRow {
+  at: string | Date;
+  issuer: string | null;
+  subject: string | null;
+  client_id: string | null;
+  tool: string | null;
+  task: string | null;
+  run_id: string | null;
+  decision: AuditEvent["decision"];
+  outcome: string;
+  reason: string | null;
+  seq: number | string;
+}
+
+const OWNED_RUN_COLUMNS = "run_id, task, issuer, subject, client_id";
+const AUDIT_COLUMNS = "issuer, subject, client_id, tool, task, run_id, decision, outcome, reason";
+
+/**
+ * The Store on either database: the same statements, bounds and cursors, so
+ * SQLite and PostgreSQL answer alike. Every value is bounded before it is
+ * stored or compared, and filters are applied in the query, so pages are full.
+ */
+export class SqlStore implements Store {
+  constructor(
+    readonly kind: Store["kind"],
+    private readonly db: SqlDatabase,
+    private readonly description: string,
+    private readonly logger: Logger,
+  ) {}
+
+  describe(): string {
+    return this.description;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async recordRun(run: OwnedRun): Promise<void> {
+    const { runId, task, startedBy } = valid(OwnedRun, run, "run");
+    await this.run({
+      text: `INSERT INTO owned_runs (${OWNED_RUN_COLUMNS}, started_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+      values: [
+        boundId(runId),
+        boundId(task),
+        boundId(startedBy.issuer),
+        boundId(startedBy.subject),
+        optional(startedBy.clientId, boundId) ?? null,
+        instant(startedBy.at, "startedBy.at"),
+      ],
+    });
+  }
+
+  async ownedRun(runId: string): Promise<OwnedRun | undefined> {
+    const [row] = await this.all<OwnedRunRow>({
+      text: `SELECT ${OWNED_RUN_COLUMNS}, started_at FROM owned_runs WHERE run_id = ?`,
+      values: [boundId(runId)],
+    });
+    return row && toOwnedRun(row);
+  }
+
+  async listOwnedRuns(
+    owner: Principal,
+    query: OwnedRunsQuery,
+  ): Promise<{ runs: OwnedRun[]; nextCursor?: string }> {
+    const issuer = boundId(owner.issuer);
+    const subject = boundId(owner.subject);
+    const task = optional(query.task, boundId);
+    const { rows, nextCursor } = await this.page<OwnedRunRow>(
+      queryKey("owned_runs", [issuer, subject, task]),
+      query,
+      (after, limit) =>
+        pageStatement({
+          columns: OWNED_RUN_COLUMNS,
+          from: "owned_runs",
+          time: "started_at",
+          where: [
+            ["issuer = ?", issuer],
+            ["subject = ?", subject],
+            ["task = ?", task],
+          ],
+          after,
+          limit,
+        }),
+      (row) => ({ at: iso(row.started_at), seq: Number(row.seq) }),
+    );
+    return { runs: rows.map(toOwnedRun), ...(nextCursor && { nextCursor }) };
+  }
+
+  async appendAuditEvent(event: AuditEvent): Promise<void> {
+    const e = valid(AuditEvent, event, "audit event");
+    await this.run({
+      text: `INSERT INTO audit_events (at, ${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      values: [
+        instant(e.at, "at"),
+        optional(e.issuer, boundId) ?? null,
+        optional(e.subject, boundId) ?? null,
+        optional(e.clientId, boundId) ?? null,
+        optional(e.tool, boundId) ?? null,
+        optional(e.task, boundId) ?? null,
+        optional(e.runId, boundId) ?? null,
+        e.decision,
+        boundId(e.outcome),
+        optional(e.reason, boundText) ?? null,
+      ],
+    });
+  }
+
+  async listAuditEvents(query: AuditQuery): Promise<{ events: AuditEvent[]; nextCursor?: string }> {
+    const subject = optional(query.subject, boundId);
+    const task = optional(query.task, boundId);
+    const runId = optional(query.runId, boundId);
+    const since = optional(query.since, (v) => instant(v, "since"));
+    const until = optional(query.until, (v) => instant(v, "until"));
+    const { rows, nextCursor } = await this.page<AuditEventRow>(
+      queryKey("audit_events", [subject, task, runId, since, until]),
+      query,
+      (after, limit) =>
+        pageStatement({
+          columns: AUDIT_COLUMNS,
+          from: "audit_events",
+          time: "at",
+          where: [
+            ["subject = ?", subject],
+            ["task = ?", task],
+            ["run_id = ?", runId],
+            ["at >= ?", since],
+            ["at < ?", until],
+          ],
+          after,
+          limit,
+        }),
+      (row) => ({ at: iso(row.at), seq: Number(row.seq) }),
+    );
+    return { events: rows.map(toAuditEvent), ...(nextCursor && { nextCursor }) };
+  }
+
+  private all<T>(statement: Statement): Promise<T[]> {
+    return this.db.all<T>(statement).catch((error) => this.failed(error));
+  }
+
+  private run(statement: Statement): Promise<void> {
+    return this.db.run(statement).catch((error) => this.failed(error));
+  }
+
+  /** A transient failure becomes StoreUnavailable, its cause logged; anything else is a bug, rethrown. */
+  private failed(error: unknown): never {
+    if (!this.db.transient(error)) throw error;
+    this.logger.warn({ err: error, store: this.kind }, "store unavailable");
+    throw new StoreUnavailable({ cause: error });
+  }
+
+  /** One page of at most `limit` rows, and a cursor when more follow. */
+  private async page<Row>(
+    key: string,
+    query: { limit: number; cursor?: string },
+    statement: (after: Position | undefined, limit: number) => Statement,
+    position: (row: Row) => Position,
+  ): Promise<{ rows: Row[]; nextCursor?: string }> {
+    const limit = pageSize(query.limit);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, key);
+    // One row more than the page holds says whether another page follows.
+    const rows = await this.all<Row>(statement(after, limit + 1));
+    if (rows.length <= limit) return { rows };
+    const page = rows.slice(0, limit);
+    return { rows: page, nextCursor: encodeCursor(key, position(page[limit - 1] as Row)) };
+  }
+}
+
+function toOwnedRun(row: OwnedRunRow): OwnedRun {
+  return {
+    runId: row.run_id,
+    task: row.task,
+    startedBy: {
+      issuer: row.issuer,
+      subject: row.subject,
+      ...(row.client_id !== null && { clientId: row.client_id }),
+      at: iso(row.started_at),
+    },
+  };
+}
+
+/** Absent fields stay absent, never null. */
+function toAuditEvent(row: AuditEventRow): AuditEvent {
+  const fields = {
+    at: iso(row.at),
+    issuer: row.issuer,
+    subject: row.subject,
+    clientId: row.client_id,
+    tool: row.tool,
+    task: row.task,
+    runId: row.run_id,
+    decision: row.decision,
+    outcome: row.outcome,
+    reason: row.reason,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) as AuditEvent;
+}
+
+/** The bounded value, or undefined (a filter left out). */
+function optional(value: string | undefined, bound: (v: string) => string): string | undefined {
+  return value === undefined ? undefined : bound(value);
+}
+
+function valid<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new InvalidInput(`${what}: ${issue?.path.join(".") || "value"}: ${issue?.message}`);
+}

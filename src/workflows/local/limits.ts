@@ -1,0 +1,58 @@
+import { z } from "zod";
+import { MAX_INPUT_BYTES } from "../run.js";
+
+/**
+ * What bounds the embedded engine, whatever callers send and whatever shape
+ * their run trees take. The defaults go unnoticed on one person's laptop and
+ * still bound a hostile caller: at most 6 threads of 256 MB heap each.
+ */
+export const EngineLimits = z
+  .object({
+    /** Worker threads, all attempts together (roots and subtasks). */
+    maxThreads: z.number().int().min(1).max(64).default(6),
+    /** How deep subtasks nest under a root run (a root's subtask is 1 deep); must be below maxThreads. */
+    maxSubtaskDepth: z.number().int().min(0).max(16).default(3),
+    /** Old-generation heap of each worker thread, in MB. */
+    workerHeapMb: z.number().int().min(16).max(16_384).default(256),
+    /** Root runs one caller (issuer and subject) may have waiting to start. */
+    maxPendingPerCaller: z.number().int().min(1).max(100_000).default(50),
+    /** Root runs all callers together may have waiting to start. */
+    maxPending: z.number().int().min(1).max(1_000_000).default(500),
+    /** Unfinished subtask runs under one root run; a ctx.run beyond it fails. */
+    maxOpenSubtasksPerRun: z.number().int().min(1).max(100_000).default(1_000),
+    /** A run interrupted this many times (the server stopped while it ran) fails instead of running again. */
+    maxInterruptions: z.number().int().min(1).max(100).default(3),
+  })
+  .refine((limits) => limits.maxSubtaskDepth < limits.maxThreads, {
+    path: ["maxSubtaskDepth"],
+    message:
+      "must be below maxThreads: a chain of subtasks holds one thread per level, and roots need one more",
+  })
+  .refine((limits) => limits.maxPendingPerCaller <= limits.maxPending, {
+    path: ["maxPendingPerCaller"],
+    message: "must be at most maxPending",
+  });
+export type EngineLimits = z.infer<typeof EngineLimits>;
+export type EngineLimitsInput = z.input<typeof EngineLimits>;
+
+/** A task's result, as JSON: the same bound as its input, as on Render. */
+export const MAX_RESULT_BYTES = MAX_INPUT_BYTES;
+
+/** Longest log line kept; longer ones are cut, with an ellipsis. */
+export const MAX_LOG_LINE_CHARS = 8_192;
+
+/** Log lines kept per attempt; then one line says the rest were dropped. */
+export const MAX_LOG_LINES_PER_ATTEMPT = 10_000;
+
+/** Largest page of runs or log lines one call returns. */
+export const MAX_PAGE_LIMIT = 1_000;
+
+/**
+ * When a caller refused by a pending-runs bound should try again. Nothing
+ * says when a slot frees (runs last what they last), so this is the order of
+ * a typical run, not a promise.
+ */
+export const LIMIT_RETRY_AFTER_SECONDS = 30;
+
+/** Idle worker threads exit after this long, so an idle server holds none. */
+export const IDLE_THREAD_MS = 30_000;

@@ -1,0 +1,22 @@
+import type Database from "better-sqlite3";
+import { statement } from "../db/statement.js";
+
+/** The attempt returned: it and its run succeeded, with `resultsJson` (`[value]`) as the run's results. */
+export function succeedAttempt(
+  db: Database.Database,
+  runId: string,
+  attempt: number,
+  resultsJson: string,
+): void {
+  const at = new Date().toISOString();
+  db.transaction(() => {
+    statement(
+      db,
+      "UPDATE attempts SET status = 'succeeded', completed_at = ? WHERE run_id = ? AND attempt = ?",
+    ).run(at, runId, attempt);
+    statement(
+      db,
+      "UPDATE runs SET status = 'succeeded', completed_at = ?, results = ? WHERE id = ?",
+    ).run(at, resultsJson, runId);
+  })();
+}

@@ -1,0 +1,197 @@
+/** The engine's schema: versioned steps, and an upgrade from a database the previous version wrote. */
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RunNotFound } from "../../src/workflows/errors.js";
+import { MIGRATIONS } from "../../src/workflows/local/db/migrations.js";
+import { createLocalBackend } from "../../src/workflows/local/index.js";
+import { ADA, ALL, FIXTURE_TASKS, finished, own, silent, workspace } from "./helpers.js";
+
+/** The schema the engine created before migrations existed (its store.ts, verbatim). */
+const PREVIOUS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  task TEXT NOT NULL,
+  status TEXT NOT NULL,
+  input TEXT NOT NULL,
+  results TEXT,
+  error TEXT,
+  parent_id TEXT,
+  root_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  completed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task, seq);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq);
+CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent_id);
+CREATE TABLE IF NOT EXISTS attempts (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  enqueued_at TEXT NOT NULL,
+  started_at TEXT,
+  completed_at TEXT,
+  error TEXT,
+  results TEXT,
+  PRIMARY KEY (run_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS logs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  timestamp TEXT NOT NULL,
+  level TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id, seq);
+`;
+
+const T = "2026-01-01T00:00:00.000Z";
+
+let ws: ReturnType<typeof workspace>;
+beforeEach(() => {
+  ws = workspace();
+});
+afterEach(() => ws.cleanup());
+
+/** A database as the previous version left it: a finished tree, a run mid-attempt, a run waiting. */
+function writePreviousDatabase(path: string) {
+  const db = new Database(path);
+  db.exec(PREVIOUS_SCHEMA);
+  const run = db.prepare(
+    "INSERT INTO runs (id, task, status, input, results, error, parent_id, root_id, created_at, started_at, completed_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+  );
+  const attempt = db.prepare(
+    "INSERT INTO attempts (run_id, attempt, status, enqueued_at, started_at, completed_at, results) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  run.run("trn-old-root", "fanOut", "succeeded", "[1]", "[[0]]", null, "trn-old-root", T, T, T);
+  attempt.run("trn-old-root", 1, "failed", T, T, T, null);
+  attempt.run("trn-old-root", 2, "succeeded", T, T, T, "[[0]]");
+  run.run(
+    "trn-old-child",
+    "echo",
+    "succeeded",
+    "[0]",
+    "[0]",
+    "trn-old-root",
+    "trn-old-root",
+    T,
+    T,
+    T,
+  );
+  attempt.run("trn-old-child", 1, "succeeded", T, T, T, "[0]");
+  run.run(
+    "trn-old-running",
+    "echo",
+    "running",
+    '["resumed"]',
+    null,
+    null,
+    "trn-old-running",
+    T,
+    T,
+    null,
+  );
+  attempt.run("trn-old-running", 1, "running", T, T, null, null);
+  run.run(
+    "trn-old-pending",
+    "echo",
+    "pending",
+    '["waited"]',
+    null,
+    null,
+    "trn-old-pending",
+    T,
+    null,
+    null,
+  );
+  attempt.run("trn-old-pending", 1, "pending", T, null, null, null);
+  db.prepare("INSERT INTO logs (run_id, timestamp, level, message) VALUES (?, ?, ?, ?)").run(
+    "trn-old-child",
+    T,
+    "info",
+    "an old line",
+  );
+  db.close();
+}
+
+describe("migrations", () => {
+  it("are numbered in order from 1", () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it("upgrade a database the previous version wrote, keeping its runs", async () => {
+    writePreviousDatabase(ws.dbPath);
+    const engine = await ws.open();
+
+    const old = await engine.getRun("trn-old-root", ALL);
+    expect(old).toMatchObject({ status: "succeeded", results: [[0]], retries: 1 });
+    expect(old).not.toHaveProperty("startedBy");
+    expect(old.attempts.map((a) => a.status)).toEqual(["failed", "succeeded"]);
+    // Unowned: only callers who see every run see it.
+    await expect(engine.getRun("trn-old-root", own(ADA))).rejects.toBeInstanceOf(RunNotFound);
+    const logs = await engine.getRunLogs("trn-old-child", { limit: 10 }, ALL);
+    expect(logs.lines.map((line) => line.message)).toEqual(["an old line"]);
+
+    // The interrupted run runs again; the waiting one starts.
+    expect(await finished(engine, "trn-old-running")).toMatchObject({
+      status: "succeeded",
+      results: ["resumed"],
+      retries: 0,
+    });
+    expect(await finished(engine, "trn-old-pending")).toMatchObject({
+      status: "succeeded",
+      results: ["waited"],
+    });
+    await ws.close(engine);
+
+    const db = new Database(ws.dbPath, { readonly: true });
+    try {
+      expect(
+        db.prepare("SELECT version, name FROM engine_migrations ORDER BY version").all(),
+      ).toEqual(MIGRATIONS.map(({ version, name }) => ({ version, name })));
+      expect(
+        db.prepare("SELECT id, depth FROM runs WHERE id LIKE 'trn-old-%' ORDER BY id").all(),
+      ).toEqual([
+        { id: "trn-old-child", depth: 1 },
+        { id: "trn-old-pending", depth: 0 },
+        { id: "trn-old-root", depth: 0 },
+        { id: "trn-old-running", depth: 0 },
+      ]);
+      const columns = (db.prepare("PRAGMA table_info(attempts)").all() as { name: string }[]).map(
+        (c) => c.name,
+      );
+      expect(columns).not.toContain("results");
+      expect(columns).toEqual(expect.arrayContaining(["reason", "available_at"]));
+    } finally {
+      db.close();
+    }
+  });
+
+  it("apply once: a second start changes nothing", async () => {
+    await ws.close(await ws.open());
+    await ws.close(await ws.open());
+    const db = new Database(ws.dbPath, { readonly: true });
+    try {
+      expect(db.prepare("SELECT COUNT(*) AS n FROM engine_migrations").get()).toEqual({
+        n: MIGRATIONS.length,
+      });
+    } finally {
+      db.close();
+    }
+  });
+
+  it("refuse a database a newer version wrote", async () => {
+    await ws.close(await ws.open());
+    const db = new Database(ws.dbPath);
+    db.prepare(
+      "INSERT INTO engine_migrations (version, name, applied_at) VALUES (99, 'future', ?)",
+    ).run(T);
+    db.close();
+    await expect(
+      createLocalBackend({ dbPath: ws.dbPath, tasksModule: FIXTURE_TASKS, logger: silent }),
+    ).rejects.toThrow(
+      `LOCAL_DB_PATH: cannot open ${ws.dbPath}: the database was written by a newer version of this server (schema 99, this one knows ${MIGRATIONS.length})`,
+    );
+  });
+});
