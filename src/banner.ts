@@ -1,4 +1,4 @@
-import { DEFAULT_SCOPES, FIXED_SCOPES, SCOPES } from "./auth/scopes.js";
+import { DEFAULT_SCOPES, FIXED_SCOPES, SCOPES, TASK_SCOPE_PREFIX } from "./auth/scopes.js";
 import type { VerifierHealth } from "./auth/verifier.js";
 import type { Config } from "./config.js";
 
@@ -27,7 +27,7 @@ export function banner(config: Config, facts: BannerFacts): string {
     `  Limits                ${facts.limits}`,
     "  Scopes",
     ...FIXED_SCOPES.map((scope) => `    ${scope.padEnd(22)}${SCOPES[scope].grants}`),
-    `    ${"workflows:run:<task>".padEnd(22)}Start runs of that one task`,
+    `    ${`${TASK_SCOPE_PREFIX}<task>`.padEnd(22)}Start runs of that one task`,
   ];
   if (facts.devAuthorizationServer) {
     lines.push("");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ALL_RUNS_SCOPE } from "../src/auth/scopes.js";
 import { runId } from "../src/mcp/inputs.js";
 import { defineTool } from "../src/mcp/tool.js";
 import { TaskRun } from "../src/workflows/run.js";
@@ -6,8 +7,7 @@ import { TaskRun } from "../src/workflows/run.js";
 export default defineTool({
   name: "cancel_task_run",
   title: "Cancel a task run",
-  description:
-    "Cancels a task run and the subtask runs it started. Idempotent: a run that already finished is left as it is and reported so. Without workflows:cancel:all, only runs you started can be cancelled.",
+  description: `Cancels a task run and the subtask runs it started. Idempotent: a run that already finished is left as it is and reported so. Without ${ALL_RUNS_SCOPE.cancel}, only runs you started can be cancelled.`,
   requires: { scopes: ["workflows:cancel"] },
   annotations: {
     readOnlyHint: false,

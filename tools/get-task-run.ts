@@ -1,3 +1,4 @@
+import { ALL_RUNS_SCOPE } from "../src/auth/scopes.js";
 import { describeRun } from "../src/mcp/format.js";
 import { runId, waitSeconds } from "../src/mcp/inputs.js";
 import { defineTool, READ_ONLY } from "../src/mcp/tool.js";
@@ -6,8 +7,7 @@ import { TaskRun } from "../src/workflows/run.js";
 export default defineTool({
   name: "get_task_run",
   title: "Get a task run",
-  description:
-    "Shows a task run in full: status, input, result (results[0]) or error, attempts, who started it and its place in a chain of runs. Set wait_seconds to wait for it to finish. Without workflows:read:all, only runs you started are visible.",
+  description: `Shows a task run in full: status, input, result (results[0]) or error, attempts, who started it and its place in a chain of runs. Set wait_seconds to wait for it to finish. Without ${ALL_RUNS_SCOPE.read}, only runs you started are visible.`,
   requires: { scopes: ["workflows:read"] },
   annotations: READ_ONLY,
   input: {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { authorize } from "../src/auth/policy.js";
-import { visibility } from "../src/auth/scopes.js";
+import { ANY_TASK_SCOPE, visibility } from "../src/auth/scopes.js";
 import { requirementLabel, requirementOf } from "../src/mcp/requirements.js";
 import { defineTool } from "../src/mcp/tool.js";
 
@@ -34,7 +34,7 @@ export default defineTool({
     ),
     startableTasks: z
       .array(z.string())
-      .describe("The tasks the token may start (per-task scopes, or workflows:run for all)"),
+      .describe(`The tasks the token may start (per-task scopes, or ${ANY_TASK_SCOPE} for all)`),
     runs: z.object({
       read: Visibility.describe("all: every run; own: the runs this caller started"),
       cancel: Visibility.describe("all: any run; own: the runs this caller started"),
@@ -52,7 +52,7 @@ export default defineTool({
         if (decision.allowed) allowed.push(tool.name);
         else denied.push({ name: tool.name, missingScopes: decision.missing });
       } else if (startable.length > 0 || mayStart()) {
-        // Per-task: allowed when some task (or, with workflows:run, any) may be started.
+        // Per-task: allowed when some task (or, with the any-task scope, any) may be started.
         allowed.push(tool.name);
       } else {
         denied.push({ name: tool.name, missingScopes: requirementLabel(tool.requires) });

@@ -1,5 +1,5 @@
 import {
-  type FixedScope,
+  ANY_TASK_SCOPE,
   holdsScope,
   isKnownScope,
   scopesAllowing,
@@ -49,6 +49,5 @@ export function authorize(requirement: Requirement, held: readonly string[]): De
  * scope-token grammar).
  */
 export function runScopeFor(taskName: string | undefined): string {
-  const anyTask: FixedScope = "workflows:run";
-  return (taskName !== undefined && taskScope(taskName)) || anyTask;
+  return (taskName !== undefined && taskScope(taskName)) || ANY_TASK_SCOPE;
 }

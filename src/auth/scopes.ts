@@ -163,9 +163,19 @@ export function supportedScopes(taskNames: Iterable<string>): string[] {
 
 /** Which runs a caller sees for an action: every run (an `:all` scope) or only the runs it started. */
 export type Visibility = "all" | "own";
+export type RunAction = "read" | "cancel";
 
-export function visibility(held: readonly string[], action: "read" | "cancel"): Visibility {
-  return holdsScope(held, action === "read" ? "workflows:read:all" : "workflows:cancel:all")
-    ? "all"
-    : "own";
+/** The scope that reaches runs started by others, per action. */
+export const ALL_RUNS_SCOPE = {
+  read: "workflows:read:all",
+  cancel: "workflows:cancel:all",
+} as const satisfies Record<RunAction, FixedScope>;
+
+/** The scope that allows starting any task (it implies every per-task scope). */
+export const ANY_TASK_SCOPE = FIXED_SCOPES.find(
+  (scope) => (SCOPES[scope] as ScopeDeclaration).impliesEveryTaskScope,
+) as FixedScope;
+
+export function visibility(held: readonly string[], action: RunAction): Visibility {
+  return holdsScope(held, ALL_RUNS_SCOPE[action]) ? "all" : "own";
 }

@@ -1,5 +1,5 @@
 import { type Requirement, runScopeFor } from "../auth/policy.js";
-import { TASK_SCOPE_PREFIX } from "../auth/scopes.js";
+import { scopesAllowing, TASK_SCOPE_PREFIX } from "../auth/scopes.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import type { ToolDefinition, ToolRequirement } from "./tool.js";
 
@@ -34,7 +34,8 @@ export function describeRequirement(requires: ToolRequirement): string {
       ? `Required scopes: ${requires.scopes.join(", ")} (or a scope implying them).`
       : "Required scopes: none beyond a valid token.";
   }
-  return `Required scope: ${TASK_SCOPE_PREFIX}<task> for the task named by \`${requires.taskScopeOf}\`, or workflows:run for any task (or workflows:admin).`;
+  const [perTask, anyTask, ...wider] = scopesAllowing(`${TASK_SCOPE_PREFIX}<task>`);
+  return `Required scope: ${perTask} for the task named by \`${requires.taskScopeOf}\`, or ${anyTask} for any task (or ${wider.join(", ")}).`;
 }
 
 /**

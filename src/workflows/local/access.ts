@@ -1,3 +1,4 @@
+import { ALL_RUNS_SCOPE, type RunAction } from "../../auth/scopes.js";
 import type { RunAccess } from "../backend.js";
 import { RunNotFound } from "../errors.js";
 import type { Principal } from "../run.js";
@@ -23,12 +24,12 @@ export function accessCondition(access: RunAccess): { sql: string; params: strin
 export function runNotFound(
   id: string,
   access: RunAccess,
-  scopeForOthers: "workflows:read:all" | "workflows:cancel:all" = "workflows:read:all",
+  action: RunAction = "read",
 ): RunNotFound {
   const shown = id.length > 64 ? `${id.slice(0, 63)}…` : id;
   return new RunNotFound(
     access.kind === "all"
       ? `No task run with id "${shown}" (list_task_runs shows the runs there are)`
-      : `No task run with id "${shown}" among the runs you started (list_task_runs shows them; runs started by others need ${scopeForOthers})`,
+      : `No task run with id "${shown}" among the runs you started (list_task_runs shows them; runs started by others need ${ALL_RUNS_SCOPE[action]})`,
   );
 }

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { z } from "zod";
+import type { RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
 import type {
   CancelOutcome,
@@ -133,11 +134,11 @@ export class LocalEngine implements WorkflowBackend {
 
   async cancelRun(id: string, access: RunAccess): Promise<CancelOutcome> {
     this.assertOpen();
-    const run = this.mustGet(id, access, "workflows:cancel:all");
+    const run = this.mustGet(id, access, "cancel");
     if (isTerminal(run.status)) return { run, alreadyFinished: true };
     // The whole subtree: a canceled parent's subtasks have no one to report to.
     this.executor.ended(cancelRuns(this.db, [id, ...unfinishedDescendants(this.db, id)]));
-    return { run: this.mustGet(id, access, "workflows:cancel:all"), alreadyFinished: false };
+    return { run: this.mustGet(id, access, "cancel"), alreadyFinished: false };
   }
 
   async waitForRun(id: string, { access, ...options }: WaitOptions): Promise<TaskRun> {
@@ -200,13 +201,9 @@ export class LocalEngine implements WorkflowBackend {
     }
   }
 
-  private mustGet(
-    id: string,
-    access: RunAccess,
-    scopeForOthers?: "workflows:read:all" | "workflows:cancel:all",
-  ): TaskRun {
+  private mustGet(id: string, access: RunAccess, action?: RunAction): TaskRun {
     const run = getRun(this.db, id, access);
-    if (!run) throw runNotFound(id, access, scopeForOthers);
+    if (!run) throw runNotFound(id, access, action);
     return run;
   }
 }

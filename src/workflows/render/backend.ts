@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ALL_RUNS_SCOPE, type RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
 import type {
   CancelOutcome,
@@ -53,13 +54,6 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const OWNER_LOOKUPS_AT_ONCE = 8;
 /** Attempts at recording who started a run before the run is cancelled instead. */
 const RECORD_ATTEMPTS = 2;
-
-/** What the caller is doing with a run: which `:all` scope reaches runs started by others. */
-type Purpose = "read" | "cancel";
-const WIDER_SCOPE: Record<Purpose, string> = {
-  read: "workflows:read:all",
-  cancel: "workflows:cancel:all",
-};
 
 /**
  * Render Workflows through its REST API, for the one workflow the server
@@ -156,7 +150,7 @@ export class RenderBackend implements WorkflowBackend {
     if (query.access.kind === "own") {
       if (ref?.version) {
         throw new InvalidInput(
-          `Your own runs are listed by task name, every version together: filter by ${ref.label} without :${ref.version} (Render's version filter needs workflows:read:all)`,
+          `Your own runs are listed by task name, every version together: filter by ${ref.label} without :${ref.version} (Render's version filter needs ${ALL_RUNS_SCOPE.read})`,
         );
       }
       return listOwnedRuns(this.owners, this.#summaries, {
@@ -267,7 +261,7 @@ export class RenderBackend implements WorkflowBackend {
    * The run, when it is one of the workflow's and `access` reaches it; else
    * RunNotFound, worded the same whichever of the two it is.
    */
-  private async visibleRun(id: string, access: RunAccess, purpose: Purpose): Promise<TaskRun> {
+  private async visibleRun(id: string, access: RunAccess, purpose: RunAction): Promise<TaskRun> {
     const run = await this.readRun(id);
     if (!run || !reaches(access, run.startedBy)) throw this.notFound(id, access, purpose);
     return run;
@@ -315,7 +309,7 @@ export class RenderBackend implements WorkflowBackend {
   private notFound(
     id: string,
     access: RunAccess = { kind: "all" },
-    purpose: Purpose = "read",
+    purpose: RunAction = "read",
   ): RunNotFound {
     if (!RUN_ID.test(id)) {
       return new RunNotFound(
@@ -324,7 +318,7 @@ export class RenderBackend implements WorkflowBackend {
     }
     const wider =
       access.kind === "own"
-        ? ` that you started (runs started by others, or outside this server, need ${WIDER_SCOPE[purpose]})`
+        ? ` that you started (runs started by others, or outside this server, need ${ALL_RUNS_SCOPE[purpose]})`
         : "";
     return new RunNotFound(`No task run ${id} in workflow ${this.workflow.slug}${wider}`);
   }
@@ -364,7 +358,7 @@ export class RenderBackend implements WorkflowBackend {
     throw new BackendUnavailable(
       cancelled
         ? `Render started run ${runId}, but this server could not record that you started it (its database failed), so the run was cancelled; try again later`
-        : `Render started run ${runId}, but this server could not record that you started it (its database failed), and cancelling the run failed too: it may still run, visible only with workflows:read:all; try again later`,
+        : `Render started run ${runId}, but this server could not record that you started it (its database failed), and cancelling the run failed too: it may still run, visible only with ${ALL_RUNS_SCOPE.read}; try again later`,
     );
   }
 
