@@ -10,12 +10,7 @@ import {
   startDevAuthorizationServer,
   startupNotice,
 } from "../src/auth/dev/server.js";
-import {
-  requestDevToken,
-  TOKEN_COMMAND_SOFTWARE_ID,
-  TokenCommandError,
-  USAGE,
-} from "../src/auth/dev/token-client.js";
+import { requestDevToken, TokenCommandError, USAGE } from "../src/auth/dev/token-client.js";
 import { TokenRejected } from "../src/auth/errors.js";
 import { FIXED_SCOPES, supportedScopes } from "../src/auth/scopes.js";
 import { createJwtVerifier } from "../src/auth/verifier.js";
@@ -139,18 +134,14 @@ async function register(metadata: Record<string, unknown>, headers: Record<strin
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** What `npm run token` registers. */
-const TOKEN_COMMAND_CLIENT = {
-  client_name: "workflows-mcp token command",
-  software_id: TOKEN_COMMAND_SOFTWARE_ID,
+/** What a client wanting a token without any person consenting would register. */
+const MACHINE_CLIENT = {
+  client_name: "machine",
   grant_types: ["client_credentials"],
   response_types: [],
   redirect_uris: [],
   token_endpoint_auth_method: "client_secret_basic",
 };
-
-const basic = (id: unknown, secret: unknown) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(String(id))}:${encodeURIComponent(String(secret))}`).toString("base64")}`;
 
 /** An MCP client as MCP 2026-07-28 registers one: native, loopback redirect, public. */
 async function registerNativeClient() {
@@ -191,11 +182,7 @@ describe("metadata", () => {
     expect(metadata).toMatchObject({
       issuer: dev.issuer,
       code_challenge_methods_supported: ["S256"],
-      grant_types_supported: expect.arrayContaining([
-        "authorization_code",
-        "refresh_token",
-        "client_credentials",
-      ]),
+      grant_types_supported: expect.arrayContaining(["authorization_code", "refresh_token"]),
       registration_endpoint: `${dev.issuer}/reg`,
       // RFC 9207, which MCP 2026-07-28 asks authorization servers to support.
       authorization_response_iss_parameter_supported: true,
@@ -230,7 +217,7 @@ describe("DNS rebinding: only its own loopback Host is answered", () => {
     const res = await raw(`${dev.issuer}${path}`, {
       method,
       headers: { host: `evil.example:${port}`, "content-type": "application/json" },
-      body: method === "POST" ? JSON.stringify(TOKEN_COMMAND_CLIENT) : undefined,
+      body: method === "POST" ? JSON.stringify(MACHINE_CLIENT) : undefined,
     });
     expect(res.status).toBe(403);
     expect(res.body).toEqual({
@@ -258,87 +245,15 @@ describe("DNS rebinding: only its own loopback Host is answered", () => {
   });
 });
 
-describe("client_credentials: the token command's clients only", () => {
-  it.each([
-    ["without the token command's software_id", { software_id: undefined }],
-    ["with another software_id", { software_id: "some-web-app" }],
-    ["as a public client", { token_endpoint_auth_method: "none" }],
-    ["with a redirect URI", { redirect_uris: ["http://127.0.0.1/cb"], response_types: ["code"] }],
-    [
-      "next to the authorization code grant",
-      {
-        grant_types: ["authorization_code", "client_credentials"],
-        redirect_uris: ["http://127.0.0.1/cb"],
-        response_types: ["code"],
-      },
-    ],
-  ])("registration %s is refused", async (_name, change) => {
-    const { status, body } = await register({ ...TOKEN_COMMAND_CLIENT, ...change });
+describe("no token without the consent page", () => {
+  it("client_credentials is not offered: neither advertised nor registrable", async () => {
+    const metadata = (await (
+      await fetch(`${dev.issuer}/.well-known/openid-configuration`)
+    ).json()) as { grant_types_supported: string[] };
+    expect(metadata.grant_types_supported).not.toContain("client_credentials");
+    const { status, body } = await register(MACHINE_CLIENT);
     expect(status).toBe(400);
     expect(body.error).toBe("invalid_client_metadata");
-    expect(String(body.error_description)).toMatch(
-      /^client_credentials is reserved to the token command \(npm run token\) on this development server: /,
-    );
-  });
-
-  it("registration from a web page (with Origin) is refused", async () => {
-    const { status, body } = await register(TOKEN_COMMAND_CLIENT, {
-      origin: "https://evil.example",
-    });
-    expect([status, body.error_description]).toEqual([
-      400,
-      "client_credentials is reserved to the token command (npm run token) on this development server: registration from a web page",
-    ]);
-  });
-
-  it("a token command client gets a token, which a web page can never read (no CORS for it)", async () => {
-    const { body: client } = await register(TOKEN_COMMAND_CLIENT);
-    const tokenRequest = (headers: Record<string, string> = {}) =>
-      fetch(`${dev.issuer}/token`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          authorization: basic(client.client_id, client.client_secret),
-          ...headers,
-        },
-        body: new URLSearchParams({
-          grant_type: "client_credentials",
-          resource,
-          scope: "workflows:read",
-        }),
-      });
-    const fromPage = await tokenRequest({ origin: "https://evil.example" });
-    expect(fromPage.headers.get("access-control-allow-origin")).toBeNull();
-    expect(await fromPage.json()).toEqual({
-      error: "invalid_request",
-      error_description: `origin https://evil.example not allowed for client: ${client.client_id}`,
-    });
-    const fromCli = await tokenRequest();
-    expect(fromCli.status).toBe(200);
-    expect(
-      decodeJwt(((await fromCli.json()) as { access_token: string }).access_token),
-    ).toMatchObject({
-      aud: resource,
-      scope: "workflows:read",
-    });
-  });
-
-  it("mints tokens for this resource only", async () => {
-    const { body: client } = await register(TOKEN_COMMAND_CLIENT);
-    const res = await fetch(`${dev.issuer}/token`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: basic(client.client_id, client.client_secret),
-      },
-      body: new URLSearchParams({
-        grant_type: "client_credentials",
-        resource: "http://other.test/mcp",
-        scope: "workflows:read",
-      }),
-    });
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: "invalid_target" });
   });
 });
 
@@ -487,14 +402,25 @@ describe("the consent page", () => {
 });
 
 describe("the token command (npm run token)", () => {
-  it("prints a token with the scopes asked for, per-task scopes included", async () => {
+  it("prints a token with the scopes asked for, per-task scopes included, for the developer", async () => {
     const { token, scopes } = await requestDevToken({ server, scopes: ["workflows:run:square"] });
     expect(scopes).toEqual(["workflows:run:square"]);
     expect(decodeJwt(token)).toMatchObject({
       iss: dev.issuer,
       aud: resource,
+      sub: "developer",
       scope: "workflows:run:square",
     });
+  });
+
+  it("--user names whose token it is: the same name every time, so its runs stay its own", async () => {
+    const first = await requestDevToken({ server, user: "alice", scopes: ["workflows:read"] });
+    const second = await requestDevToken({ server, user: "alice", scopes: ["workflows:read"] });
+    const bob = await requestDevToken({ server, user: "bob", scopes: ["workflows:read"] });
+    expect(decodeJwt(first.token).sub).toBe("alice");
+    expect(decodeJwt(second.token).sub).toBe("alice");
+    expect(decodeJwt(bob.token).sub).toBe("bob");
+    expect(USAGE).toContain("--user NAME");
   });
 
   it("with no scopes named, asks for every fixed scope (the per-task ones only when named)", async () => {

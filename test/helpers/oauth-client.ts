@@ -1,4 +1,9 @@
 import type { OAuthClientProvider } from "@modelcontextprotocol/client";
+import {
+  type ConsentChoice,
+  type ConsentOutcome,
+  consentAs,
+} from "../../src/auth/dev/consent-driver.js";
 
 type ClientInformation = NonNullable<Awaited<ReturnType<OAuthClientProvider["clientInformation"]>>>;
 type Tokens = NonNullable<Awaited<ReturnType<OAuthClientProvider["tokens"]>>>;
@@ -61,73 +66,17 @@ export class TestOAuthProvider implements OAuthClientProvider {
   }
 }
 
-export interface ConsentResult {
-  /** The consent page's HTML, as a person would see it. */
-  page: string;
-  /** The consent page's response headers. */
-  pageHeaders: Headers;
-  /** Where the authorization server finally redirected: the client's redirect URI with code or error. */
-  redirect: URL;
-}
+export type ConsentResult = ConsentOutcome;
 
 /**
- * Plays the browser through the development authorization server: follows
- * the authorization URL to the consent page, submits it with the chosen
- * scopes (or a denial), and returns the final redirect to the client.
+ * Plays the browser through the development authorization server (the same
+ * driver the token command uses): the consent page, submitted with the
+ * chosen scopes (or a denial), and the final redirect to the client.
  */
-export async function consent(
+export function consent(
   authorizationUrl: URL,
-  choice: { scopes?: string[]; deny?: boolean; username?: string } = {},
+  choice: ConsentChoice = {},
   redirectUri = REDIRECT_URI,
 ): Promise<ConsentResult> {
-  const jar = new Map<string, string>();
-  const go = async (url: string, init: RequestInit = {}) => {
-    const res = await fetch(url, {
-      ...init,
-      redirect: "manual",
-      headers: {
-        ...(init.headers as Record<string, string>),
-        cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; "),
-      },
-    });
-    for (const cookie of res.headers.getSetCookie()) {
-      const [pair] = cookie.split(";");
-      const eq = pair?.indexOf("=") ?? -1;
-      if (pair && eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    return res;
-  };
-  const follow = async (res: Response, base: string) => {
-    let current = res;
-    let url = base;
-    while (current.status >= 300 && current.status < 400) {
-      url = new URL(current.headers.get("location") as string, url).href;
-      if (url.startsWith(redirectUri)) return { url, res: current };
-      current = await go(url);
-    }
-    return { url, res: current };
-  };
-
-  const toPage = await follow(await go(authorizationUrl.href), authorizationUrl.href);
-  const page = await toPage.res.text();
-  if (toPage.res.status !== 200 || !page.includes("<form")) {
-    throw new Error(`expected the consent page, got ${toPage.res.status}: ${page.slice(0, 300)}`);
-  }
-  const action = new URL(/action="([^"]+)"/.exec(page)?.[1] as string, toPage.url).href;
-  const requested = [...page.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1] as string);
-  const form = new URLSearchParams({
-    decision: choice.deny ? "deny" : "approve",
-    username: choice.username ?? "developer",
-  });
-  for (const scope of choice.scopes ?? requested) form.append("scope", scope);
-  const submitted = await go(action, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: form,
-  });
-  const done = await follow(submitted, action);
-  if (!done.url.startsWith(redirectUri)) {
-    throw new Error(`expected a redirect to the client, got ${done.res.status} at ${done.url}`);
-  }
-  return { page, pageHeaders: toPage.res.headers, redirect: new URL(done.url) };
+  return consentAs(authorizationUrl, redirectUri, choice);
 }

@@ -8,7 +8,6 @@ import { supportedScopes } from "../scopes.js";
 import { consentRoutes } from "./consent.js";
 import { escapeHtml } from "./consent-page.js";
 import { signingKeys } from "./keys.js";
-import { TOKEN_COMMAND_SOFTWARE_ID } from "./token-client.js";
 
 export interface DevAuthorizationServerOptions {
   /** 0 picks a free port. Always bound to 127.0.0.1. */
@@ -97,8 +96,10 @@ function loadOidcProvider(): Promise<typeof import("oidc-provider")> {
  *   origin of one of their own redirect URIs (a browser-based MCP client such
  *   as the Inspector at http://localhost:6274 exchanging its code), never to
  *   a client holding a secret; registration has no CORS at all;
- * - `client_credentials` (a token without consent) is reserved to the token
- *   command's own registrations (see `clientCredentialsPolicy`).
+ * - no grant mints a token without the consent page: `client_credentials` is
+ *   off (`npm run token` goes through the consent page as a named user, see
+ *   token-client.ts), and the consent form needs the interaction's cookie,
+ *   which a cross-site page's POST does not carry.
  */
 export async function startDevAuthorizationServer(
   options: DevAuthorizationServerOptions,
@@ -169,63 +170,24 @@ function loopbackHostOnly(port: number) {
   };
 }
 
-type OidcErrors = typeof import("oidc-provider")["errors"];
-
-const SECRET_AUTH_METHODS = new Set(["client_secret_basic", "client_secret_post"]);
-
-/**
- * `client_credentials` mints a token with no person consenting, so only the
- * token command's registrations may use it. They are recognized by what the
- * command registers: `software_id` (RFC 7591) `workflows-mcp-token-command`,
- * authentication with a client secret, no redirect URIs or response types,
- * and no `Origin` on the registration request. `software_id` is a label, not
- * a secret; what keeps a web page out is that it cannot register such a
- * client (the registration endpoint takes JSON and answers no CORS
- * preflight, `Host` is checked, a request with `Origin` is refused) nor read
- * a secret or token (no CORS for clients with a secret), and that a Client
- * ID Metadata Document, the one registration a page controls, may not use a
- * secret. Any local process could do as much as the token command anyway:
- * this server has no passwords.
- */
 /**
  * MCP clients register with the scope of their first 401 (`workflows:read`),
  * and oidc-provider would then refuse every later request for more: a step-up
  * could never succeed. A client's registered scope is therefore not a cap
  * here; what a token carries is what the person consents to, scope by scope.
- * (The validator runs once per registration, for the first extra property.)
+ * oidc-provider calls an extra-metadata validator for each declared
+ * property on every registration (present or not); `software_id` (RFC 7591)
+ * is declared for that hook only.
  */
-function stepUpAllowed(key: string, metadata: ClientMetadata): void {
-  if (key === "software_id") delete metadata.scope;
-}
+type OidcErrors = typeof import("oidc-provider")["errors"];
 
-function clientCredentialsPolicy(errors: OidcErrors) {
-  return (
-    ctx: KoaContextWithOIDC | undefined,
-    key: string,
-    value: unknown,
-    metadata: ClientMetadata,
-  ): void => {
-    if (key !== "software_id") return;
-    if (value !== undefined && typeof value !== "string") {
-      throw new errors.InvalidClientMetadata("software_id must be a string");
-    }
-    if (!metadata.grant_types?.includes("client_credentials")) return;
-    const refuse = (why: string) => {
-      throw new errors.InvalidClientMetadata(
-        `client_credentials is reserved to the token command (npm run token) on this development server: ${why}`,
-      );
-    };
-    if (value !== TOKEN_COMMAND_SOFTWARE_ID)
-      refuse(`software_id is not ${TOKEN_COMMAND_SOFTWARE_ID}`);
-    if (!SECRET_AUTH_METHODS.has(String(metadata.token_endpoint_auth_method))) {
-      refuse("the client must authenticate with a client secret");
-    }
-    if (metadata.redirect_uris?.length || metadata.response_types?.length) {
-      refuse("the client must have no redirect URIs or response types");
-    }
-    // ctx is set for registration requests only: a browser sends Origin with every POST.
-    if (ctx?.get("origin")) refuse("registration from a web page");
-  };
+function stepUpAllowed(
+  _ctx: KoaContextWithOIDC | undefined,
+  key: string,
+  _value: unknown,
+  metadata: ClientMetadata,
+): void {
+  if (key === "software_id") delete metadata.scope;
 }
 
 function configuration(
@@ -246,10 +208,7 @@ function configuration(
     clientDefaults: { id_token_signed_response_alg: "ES256", grant_types: ["authorization_code"] },
     extraClientMetadata: {
       properties: ["software_id"],
-      validator: (ctx, key, value, metadata) => {
-        stepUpAllowed(key, metadata);
-        clientCredentialsPolicy(errors)(ctx, key, value, metadata);
-      },
+      validator: stepUpAllowed,
     },
     async findAccount(_ctx, sub) {
       return { accountId: sub, claims: async () => ({ sub }) };
@@ -257,7 +216,7 @@ function configuration(
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
+      clientCredentials: { enabled: false },
       // Kept for clients that do not support Client ID Metadata Documents (and for the
       // token command); MCP 2026-07-28 deprecates it in favour of them.
       registration: { enabled: true },

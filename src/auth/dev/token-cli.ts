@@ -1,5 +1,5 @@
 /**
- * `npm run -s token -- [--server URL] [scope …]`: prints an access token for
+ * `npm run -s token -- [--server URL] [--user NAME] [scope …]`: prints an access token for
  * the running server, from its development authorization server (see
  * token-client.ts for how, and USAGE for what).
  */
@@ -18,13 +18,21 @@ async function main() {
     return;
   }
   const server = parsed.values.server ?? `http://localhost:${process.env.PORT ?? 3000}`;
-  const { token } = await requestDevToken({ server, scopes: parsed.positionals });
+  const { token } = await requestDevToken({
+    server,
+    scopes: parsed.positionals,
+    ...(parsed.values.user === undefined ? {} : { user: parsed.values.user }),
+  });
   process.stdout.write(`${token}\n`);
 }
 
 function parse() {
   return parseArgs({
-    options: { server: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      server: { type: "string" },
+      user: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     allowPositionals: true,
   });
 }

@@ -1,26 +1,30 @@
 /**
  * What `npm run token` does, as a function: gets an access token for a
- * running workflows-mcp server from its development authorization server.
- * Everything is discovered, as a real client would: Protected Resource
- * Metadata → authorization server metadata → dynamic client registration
- * (RFC 7591) → client credentials grant with a resource indicator (RFC 8707).
+ * running workflows-mcp server from its development authorization server,
+ * as the named user. Everything is discovered, as a real client would:
+ * Protected Resource Metadata → authorization server metadata → dynamic
+ * client registration (RFC 7591) → an authorization request with PKCE and a
+ * resource indicator (RFC 8707) → the consent page, approved as that user
+ * (the development server has no passwords) → the code exchanged for a token.
+ * The token's `sub` is the user's name, so tokens printed at different times
+ * (and a person's sessions in an MCP client) share the runs they start.
  */
+import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { taskOfScope } from "../scopes.js";
+import { consentAs } from "./consent-driver.js";
 
-/**
- * RFC 7591 `software_id` of the token command's registrations: the
- * development server grants `client_credentials` to these only (with the
- * other conditions in its `clientCredentialsPolicy`).
- */
-export const TOKEN_COMMAND_SOFTWARE_ID = "workflows-mcp-token-command";
+/** Never contacted: the command reads the code off the redirect the server answers with. */
+const REDIRECT_URI = "http://127.0.0.1/token-command/callback";
 
-export const USAGE = `Usage: npm run -s token -- [--server URL] [scope ...]
+export const USAGE = `Usage: npm run -s token -- [--server URL] [--user NAME] [scope ...]
 
-Prints an access token for a running workflows-mcp server, minted by its
-embedded development authorization server (client credentials grant).
+Prints an access token for a running workflows-mcp server, from its embedded
+development authorization server, approved on its consent page as NAME.
 
   --server URL  the MCP server (default http://localhost:$PORT, PORT defaulting to 3000)
+  --user NAME   who the token is for: its \`sub\`, the owner of the runs it starts
+                (default developer, the consent page's default too)
   scope ...     the scopes to ask for, e.g. workflows:read workflows:run:square
                 (any scope the server lists in scopes_supported, per-task ones included).
                 With none: every fixed scope the server supports, workflows:admin
@@ -34,10 +38,11 @@ const ResourceMetadata = z.object({
   scopes_supported: z.array(z.string()).default([]),
 });
 const ServerMetadata = z.object({
+  authorization_endpoint: z.string(),
   token_endpoint: z.string(),
   registration_endpoint: z.string().optional(),
 });
-const Registration = z.object({ client_id: z.string(), client_secret: z.string() });
+const Registration = z.object({ client_id: z.string() });
 const TokenResponse = z.object({ access_token: z.string(), scope: z.string().optional() });
 
 /** A failure the user can act on; the message says how. */
@@ -48,6 +53,8 @@ export class TokenCommandError extends Error {
 export interface DevTokenRequest {
   /** The MCP server's base URL, e.g. http://localhost:3000. */
   server: string;
+  /** The token's subject; default `developer`. */
+  user?: string;
   /** Scopes to ask for; empty or absent: every fixed scope the server supports. */
   scopes?: readonly string[];
 }
@@ -129,25 +136,47 @@ export async function requestDevToken(request: DevTokenRequest): Promise<DevToke
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         client_name: "workflows-mcp token command",
-        software_id: TOKEN_COMMAND_SOFTWARE_ID,
-        grant_types: ["client_credentials"],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: "client_secret_basic",
+        application_type: "native",
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: "none",
       }),
     },
   );
-  const credentials = `${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`;
+  const verifier = randomBytes(32).toString("base64url");
+  const authorization = new URL(metadata.authorization_endpoint);
+  for (const [name, value] of Object.entries({
+    response_type: "code",
+    client_id: client.client_id,
+    redirect_uri: REDIRECT_URI,
+    scope: scopes.join(" "),
+    resource: prm.resource,
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+    state: randomBytes(16).toString("base64url"),
+  })) {
+    authorization.searchParams.set(name, value);
+  }
+  const { redirect } = await consentAs(authorization, REDIRECT_URI, {
+    username: request.user ?? "developer",
+  });
+  const code = redirect.searchParams.get("code");
+  if (redirect.searchParams.get("iss") !== issuer || code === null) {
+    throw new TokenCommandError(
+      `the authorization server did not approve: ${redirect.searchParams.get("error_description") ?? redirect.searchParams.get("error") ?? "no code"}`,
+    );
+  }
   const token = await getJson(metadata.token_endpoint, TokenResponse, "requesting a token", {
     method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: `Basic ${Buffer.from(credentials).toString("base64")}`,
-    },
+    headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({
-      grant_type: "client_credentials",
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: REDIRECT_URI,
+      client_id: client.client_id,
+      code_verifier: verifier,
       resource: prm.resource,
-      scope: scopes.join(" "),
     }),
   });
   return { token: token.access_token, scopes };

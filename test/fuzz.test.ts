@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, it } from "vitest";
+import { modernRequest, postMcp, type Stack, startStack, toolCall } from "./helpers/stack.js";
+
+let stack: Stack;
+let auth: Record<string, string>;
+beforeAll(async () => {
+  stack = await startStack({ RATE_LIMIT_REQUESTS_PER_MINUTE: "0", RATE_LIMIT_RUNS_PER_MINUTE: "0" });
+  auth = { authorization: `Bearer ${await stack.issuer.sign({ scope: "workflows:read workflows:run workflows:cancel workflows:admin" })}` };
+});
+afterAll(() => stack?.close());
+
+async function show(label: string, body: unknown, headers: Record<string, string> = {}) {
+  const t = Date.now();
+  const res = await postMcp(stack.server.url, body, { ...auth, ...headers });
+  const text = await res.text();
+  console.log(label, res.status, res.headers.get("content-type"), Date.now() - t, "ms", text.slice(0, 300));
+}
+
+it("probe", async () => {
+  const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+  await show("legacy whoami", toolCall("whoami"));
+  await show("legacy whoami json only", toolCall("whoami"), { accept: "application/json" });
+  await show("no accept", toolCall("whoami"), { accept: "" });
+  await show("args array", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: [1] } });
+  await show("args string", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: "x" } });
+  await show("args null", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: null } });
+  await show("unknown tool", toolCall("nope", {}));
+  await show("params string", { jsonrpc: "2.0", id: 1, method: "tools/call", params: "x" });
+  await show("params array", { jsonrpc: "2.0", id: 1, method: "tools/list", params: [] });
+  await show("wrong jsonrpc", { jsonrpc: "1.0", id: 1, method: "tools/list" });
+  await show("no jsonrpc", { id: 1, method: "tools/list" });
+  await show("id object", { jsonrpc: "2.0", id: {}, method: "tools/list" });
+  await show("id null", { jsonrpc: "2.0", id: null, method: "tools/list" });
+  await show("id float", { jsonrpc: "2.0", id: 1.5, method: "tools/list" });
+  await show("notification", { jsonrpc: "2.0", method: "notifications/initialized" });
+  await show("notification unknown", { jsonrpc: "2.0", method: "foo/bar" });
+  await show("unknown method", { jsonrpc: "2.0", id: 1, method: "foo/bar" });
+  await show("method number", { jsonrpc: "2.0", id: 1, method: 5 });
+  await show("response msg", { jsonrpc: "2.0", id: 1, result: {} });
+  await show("batch", [toolCall("whoami", {}, 1), toolCall("list_tasks", {}, 2)]);
+  await show("batch empty", []);
+  await show("batch junk", [1, "x", null]);
+  await show("batch notifs", [{ jsonrpc: "2.0", method: "notifications/initialized" }]);
+  await show("number body", 1);
+  await show("string body json", '"x"');
+  await show("null body", "null");
+  await show("empty body", "");
+  await show("garbage", "\u0000\u00ff{");
+  await show("deep5000 args", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"x":${deep(5000)}}}}`);
+  await show("deep5000 start", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"start_task_run","arguments":{"task":"echo","input":[${deep(5000)}]}}}`);
+  await show("deep100k start", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"start_task_run","arguments":{"task":"echo","input":[${deep(100000)}]}}}`);
+  await show("deep100k whoami", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{"x":${deep(100000)}}}}`);
+  await show("deep100k params", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":${deep(100000)}}}`);
+  await show("deep1M batch", `[${deep(1000000)}]`);
+  await show("proto", JSON.parse('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"start_task_run","arguments":{"__proto__":{"task":"echo"},"constructor":{"prototype":{"x":1}},"task":"echo","input":[{"__proto__":{"a":1}}]}}}'));
+  await show("proto raw", '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{"__proto__":{"isAdmin":true}},"__proto__":{"x":1}},"__proto__":{"method":"x"}}');
+  const m = modernRequest("tools/call", { name: "whoami", arguments: {} });
+  await show("modern ok", m.body, m.headers);
+  await show("modern wrong method hdr", m.body, { ...m.headers, "mcp-method": "tools/list" });
+  await show("modern no method hdr", m.body, { "mcp-protocol-version": "2026-07-28", "mcp-name": "whoami" });
+  await show("modern wrong name", m.body, { ...m.headers, "mcp-name": "x" });
+  await show("modern bad version", m.body, { ...m.headers, "mcp-protocol-version": "1999-01-01" });
+  await show("modern junk version", m.body, { ...m.headers, "mcp-protocol-version": "x" });
+  await show("legacy body modern version hdr", toolCall("whoami"), { "mcp-protocol-version": "2026-07-28" });
+  await show("legacy body legacy version hdr", toolCall("whoami"), { "mcp-protocol-version": "2025-06-18" });
+  await show("legacy hdr junk", toolCall("whoami"), { "mcp-protocol-version": "junk" });
+  await show("modern batch", [m.body], m.headers);
+  const big = "x".repeat(100 * 1024);
+  await show("100KB method", { jsonrpc: "2.0", id: 1, method: big });
+  await show("100KB method modern", { ...m.body, method: big }, { ...m.headers, "mcp-method": big });
+  await show("ctype text", toolCall("whoami"), { "content-type": "text/plain" });
+  await show("ctype charset", toolCall("whoami"), { "content-type": "application/json; charset=latin1" });
+  await show("over 5MiB", "x".repeat(5 * 1024 * 1024 + 10));
+  await show("no auth", toolCall("whoami"), { authorization: "" });
+  await show("junk auth", toolCall("whoami"), { authorization: "Bearer x" });
+  const longLines = stack.server.output.filter((l) => l.length > 4096);
+  console.log("long lines", longLines.length, longLines.map((l) => l.slice(0, 300)));
+  console.log("alive", stack.server.child.exitCode, (await fetch(`${stack.server.url}/healthz`)).status);
+  console.log(stack.server.output.filter((l) => !l.includes('"msg":"request"')).slice(0, 30).map((l) => l.slice(0, 500)).join("\n"));
+}, 120_000);
