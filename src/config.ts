@@ -126,6 +126,9 @@ const Env = z.object({
     .default("info"),
 });
 
+/** Every variable the server reads (the README's configuration table lists exactly these). */
+export const ENV_VARIABLES = Object.keys(Env.shape);
+
 export interface Config {
   production: boolean;
   port: number;

@@ -9,6 +9,7 @@ import { resourceMetadataUrl } from "./auth/metadata.js";
 import { createJwtVerifier } from "./auth/verifier.js";
 import { banner } from "./banner.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
+import { errorMessage } from "./error-message.js";
 import { createRateLimits } from "./http/rate-limit.js";
 import { createLogger, type Logger } from "./logger.js";
 import { buildCatalogue } from "./mcp/catalogue.js";
@@ -23,8 +24,6 @@ function refuseToStart(problems: string[]): never {
   process.stderr.write(`workflows-mcp cannot start:\n${problems.map((p) => `  ${p}\n`).join("")}`);
   process.exit(1);
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 interface DevServer {
   issuer: string;
@@ -48,7 +47,7 @@ async function authorizationServer(
     logger,
   }).catch((error: unknown) =>
     refuseToStart([
-      `AUTH_DEV_PORT: the development authorization server did not start (${messageOf(error)})`,
+      `AUTH_DEV_PORT: the development authorization server did not start (${errorMessage(error)})`,
     ]),
   );
   return { issuer: devServer.issuer, devServer };
@@ -101,15 +100,15 @@ async function main() {
 
   // What can refuse to start does so before anything else runs.
   const limits = await createRateLimits(config.limits, logger).catch((error: unknown) =>
-    refuseToStart([messageOf(error)]),
+    refuseToStart([errorMessage(error)]),
   );
   const store = await createStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: config.sqlitePath,
     logger,
-  }).catch((error: unknown) => refuseToStart([messageOf(error)]));
+  }).catch((error: unknown) => refuseToStart([errorMessage(error)]));
   const backend = await createBackend(config.workflows, { logger, ownership: store }).catch(
-    (error: unknown) => refuseToStart([messageOf(error)]),
+    (error: unknown) => refuseToStart([errorMessage(error)]),
   );
   const taskNames = (await backend.listTasks().catch(() => [])).map((task) => task.name);
   const { issuer, devServer } = await authorizationServer(config, taskNames, logger);
@@ -193,6 +192,6 @@ function configOrExit(boundPort?: number): Config {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`workflows-mcp failed to start: ${messageOf(error)}\n`);
+  process.stderr.write(`workflows-mcp failed to start: ${errorMessage(error)}\n`);
   process.exit(1);
 });

@@ -259,9 +259,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       .filter((e) => e.outcome === "failed")
       .slice(0, 4);
     expect(failed).toEqual(expected);
-    expect(Object.keys(failed[0] as AuditEvent)).toEqual(
-      FIELDS.filter((f) => f !== "task"),
-    );
+    expect(Object.keys(failed[0] as AuditEvent)).toEqual(FIELDS.filter((f) => f !== "task"));
     const lines = await loggedWhere((e) => e.subject === "alice" && e.outcome === "failed", 4);
     expect(lines.slice(-4)).toEqual([...failed].reverse());
     // Bob's run was not touched, and its trail says only that it started.
@@ -297,7 +295,10 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     // 401: no token, then a token that fails validation, then a non-Bearer header.
     const none = await postMcp(stack.server.url, toolCall("whoami"));
     expect(none.status).toBe(401);
-    const expired = await stack.issuer.sign({ sub: "late", scope: ALL_SCOPES }, { expiresIn: -600 });
+    const expired = await stack.issuer.sign(
+      { sub: "late", scope: ALL_SCOPES },
+      { expiresIn: -600 },
+    );
     tokens.push(expired);
     const late = await postMcp(stack.server.url, toolCall("whoami"), {
       authorization: `Bearer ${expired}`,
@@ -470,7 +471,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       const signature = token.split(".")[2];
       if (signature) expect(output).not.toContain(signature);
     }
-    expect(output).not.toMatch(/bearer /i);
+    expect(output).not.toMatch(/bearer [A-Za-z0-9]/i);
     expect(output).not.toMatch(/"authorization"/i);
     expect(stack.server.logs.filter((l) => l.msg === "audit").length).toBeGreaterThan(15);
   });

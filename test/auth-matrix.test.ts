@@ -223,6 +223,26 @@ describe.each(ERAS)("%s era", (era) => {
   });
 });
 
+describe("a tool needing two scopes", () => {
+  it.each(ERAS)(
+    "%s: rerun_task_run with workflows:read only asks for workflows:run too",
+    async (era) => {
+      const token = await stack.issuer.sign({ scope: "workflows:read" });
+      const res = await send(era, "rerun_task_run", { id: "trn-missing" }, 4, token);
+      expect(res.status).toBe(403);
+      expect(res.headers.get("www-authenticate")).toBe(
+        `Bearer error="insufficient_scope", error_description="rerun_task_run requires workflows:run or workflows:admin; the token has workflows:read", scope="workflows:read workflows:run", resource_metadata="${PRM_URL}"`,
+      );
+      expect((await errorBody(res)).error.data).toEqual({
+        tool: "rerun_task_run",
+        missingScopes: ["workflows:run"],
+        allowedBy: { "workflows:run": ["workflows:run", "workflows:admin"] },
+        grantedScopes: ["workflows:read"],
+      });
+    },
+  );
+});
+
 describe("batches (2025-03-26 clients)", () => {
   it("refuses a whole batch when one call lacks its scope, running none of it", async () => {
     const token = await stack.issuer.sign({ scope: "workflows:read" });

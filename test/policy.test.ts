@@ -120,6 +120,26 @@ function expectedOrder(scopes: string[]): string[] {
   return [...fixed, ...perTask];
 }
 
+describe("a tool needing two scopes (rerun_task_run: workflows:read and workflows:run)", () => {
+  it.each([
+    [["workflows:read"], ["workflows:run"], ["workflows:read", "workflows:run"]],
+    [
+      ["workflows:run:square"],
+      ["workflows:read", "workflows:run"],
+      ["workflows:read", "workflows:run", "workflows:run:square"],
+    ],
+    [["workflows:read:all", "workflows:run"], [], []],
+    [["workflows:admin"], [], []],
+    [[], ["workflows:read", "workflows:run"], ["workflows:read", "workflows:run"]],
+  ])("holding %j: missing %j, challenge %j", (held, missing, challenge) => {
+    const decision = authorize(call("rerun_task_run", { id: "trn-1" }).requirement, held);
+    expect(decision.allowed).toBe(missing.length === 0);
+    if (decision.allowed) return;
+    expect(decision.missing).toEqual(missing);
+    expect(decision.challenge).toEqual(challenge);
+  });
+});
+
 describe("refusals say what would allow the call", () => {
   it("per-task: the narrowest scope first, then the wider ones", () => {
     const decision = authorize(call("start_task_run", { task: "square" }).requirement, [

@@ -59,7 +59,7 @@ describe("MCP 2026-07-28 on the modern path", () => {
   it("tools/list is cacheable by anyone: it is the same for every caller", async () => {
     const { result } = await answer(await modern("tools/list"));
     expect(result).toMatchObject({ ttlMs: 300_000, cacheScope: "public", resultType: "complete" });
-    expect(result?.tools).toHaveLength(8);
+    expect(result?.tools).toHaveLength(9);
   });
 
   it("a read-only call is a single JSON body, not a stream", async () => {

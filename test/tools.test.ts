@@ -35,6 +35,7 @@ describe.each(ERAS)("the tools, %s era", (era) => {
         "whoami",
         "list_tasks",
         "start_task_run",
+        "rerun_task_run",
         "get_task_run",
         "list_task_runs",
         "cancel_task_run",
@@ -110,6 +111,7 @@ describe.each(ERAS)("the tools, %s era", (era) => {
           "get_task_run_logs",
         ],
         deniedTools: [
+          { name: "rerun_task_run", missingScopes: ["workflows:run"] },
           { name: "cancel_task_run", missingScopes: ["workflows:cancel"] },
           { name: "list_audit_events", missingScopes: ["workflows:admin"] },
         ],
@@ -204,6 +206,19 @@ describe.each(ERAS)("the tools, %s era", (era) => {
         expect(child.rootTaskRunId).toBe(run.id);
         expect(child.startedBy).toEqual(run.startedBy);
       }
+    });
+
+    it("re-runs a run: a new run of the same task with the same input, started by the caller", async () => {
+      const first = await start("add", [20, 22]);
+      const rerun = runOf(await call("rerun_task_run", { id: first.id }));
+      expect(rerun.id).not.toBe(first.id);
+      expect(rerun).toMatchObject({
+        task: "add",
+        input: [20, 22],
+        startedBy: { subject: "user-123" },
+      });
+      const done = runOf(await call("get_task_run", { id: rerun.id, wait_seconds: 20 }));
+      expect(done.results).toEqual([42]);
     });
 
     it("cancels a running run, idempotently", async () => {

@@ -5,6 +5,7 @@ import getTaskRunLogs from "./get-task-run-logs.js";
 import listAuditEvents from "./list-audit-events.js";
 import listTaskRuns from "./list-task-runs.js";
 import listTasks from "./list-tasks.js";
+import rerunTaskRun from "./rerun-task-run.js";
 import startTaskRun from "./start-task-run.js";
 import whoami from "./whoami.js";
 
@@ -13,6 +14,7 @@ export const tools: readonly ToolDefinition[] = [
   whoami,
   listTasks,
   startTaskRun,
+  rerunTaskRun,
   getTaskRun,
   listTaskRuns,
   cancelTaskRun,

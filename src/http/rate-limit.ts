@@ -3,6 +3,7 @@ import { type Options, rateLimit, type Store } from "express-rate-limit";
 import { RedisStore } from "rate-limit-redis";
 import { createClient } from "redis";
 import type { Config } from "../config.js";
+import { errorMessage } from "../error-message.js";
 import type { Logger } from "../logger.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
@@ -150,7 +151,7 @@ async function connectRedis(url: string, logger: Logger) {
     await client.disconnect().catch(() => {});
     const where = new URL(url);
     throw new Error(
-      `REDIS_URL: cannot connect to ${where.protocol}//${where.host} (${error instanceof Error ? error.message : String(error)})`,
+      `REDIS_URL: cannot connect to ${where.protocol}//${where.host} (${errorMessage(error)})`,
     );
   }
   return client;

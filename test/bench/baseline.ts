@@ -21,8 +21,8 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextp
 import { type CallToolResult, createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import express from "express";
 import { z } from "zod";
-import type { ToolContext } from "../../src/mcp/tool.js";
 import { createLogger } from "../../src/logger.js";
+import type { ToolContext } from "../../src/mcp/tool.js";
 import { createStore } from "../../src/store/index.js";
 import { createLocalBackend } from "../../src/workflows/local/index.js";
 import { tools } from "../../tools/index.js";

@@ -4,8 +4,10 @@
  * so the work really stops. A thread runs one attempt at a time and is reused
  * for the next (module state persists, as in a warm instance).
  */
+
 import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
+import { errorMessage } from "../../../error-message.js";
 import { MAX_LOG_LINES_PER_ATTEMPT, MAX_RESULT_BYTES } from "../limits.js";
 import { type RegisteredTask, registeredTaskOf } from "../registry.js";
 import type { LocalTaskContext, TaskDefinition, TaskLogger } from "../task.js";
@@ -115,7 +117,7 @@ export default async function runAttempt(input: AttemptInput): Promise<void> {
     done = {
       type: "done",
       ok: false,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     };
   }
   ended = true;

@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { FIXED_SCOPES, SCOPES, TASK_SCOPE_PREFIX } from "../src/auth/scopes.js";
+import { ENV_VARIABLES } from "../src/config.js";
+import { tools } from "../tools/index.js";
+
+/** The README must say what the code does: these are the parts a test can hold it to. */
+const root = new URL("../", import.meta.url);
+const readme = readFileSync(new URL("README.md", root), "utf8");
+
+/** The body of the first ```ts block whose first line is `// <path>`, without that line. */
+function codeBlockFor(path: string): string {
+  const start = readme.indexOf(`\`\`\`ts\n// ${path}\n`);
+  expect(start, `a \`\`\`ts block starting with // ${path}`).toBeGreaterThanOrEqual(0);
+  const body = readme.slice(start + `\`\`\`ts\n// ${path}\n`.length);
+  return body.slice(0, body.indexOf("```\n"));
+}
+
+/** The rows of the markdown table following a heading. */
+function tableAfter(heading: string): string[][] {
+  const at = readme.indexOf(heading);
+  expect(at, heading).toBeGreaterThanOrEqual(0);
+  const rows = readme
+    .slice(at)
+    .split("\n")
+    .filter((line) => line.startsWith("|"));
+  const end = rows.findIndex((row, i) => i > 1 && !readme.slice(at).includes(`${row}\n|`));
+  return rows.slice(2, end === -1 ? undefined : end + 1).map((row) =>
+    row
+      .slice(1, -1)
+      .split(" | ")
+      .map((cell) => cell.trim()),
+  );
+}
+
+describe("the README says what the code does", () => {
+  it("the Adding a tool example is the shipped tool, byte for byte (so it builds, lints and is listed)", () => {
+    const shipped = readFileSync(new URL("tools/rerun-task-run.ts", root), "utf8");
+    expect(codeBlockFor("tools/rerun-task-run.ts")).toBe(shipped);
+    expect(tools.map((tool) => tool.name)).toContain("rerun_task_run");
+    expect(readme).toContain(
+      "two lines in `tools/index.ts` (its import, and its entry in the list)",
+    );
+  });
+
+  it("the scope table is the scope declaration", () => {
+    const rows = tableAfter("### The scope model");
+    const fixed = rows.filter(([scope]) => !scope?.includes("<task>"));
+    expect(fixed.map(([scope]) => scope)).toEqual(FIXED_SCOPES.map((scope) => `\`${scope}\``));
+    for (const [scope, grants, implies] of fixed) {
+      const declared = SCOPES[(scope as string).slice(1, -1) as keyof typeof SCOPES];
+      expect(grants).toBe(declared.grants);
+      const expected = [
+        ...declared.implies.map((s) => `\`${s}\``),
+        ...("impliesEveryTaskScope" in declared ? [`every \`${TASK_SCOPE_PREFIX}<task>\``] : []),
+      ];
+      expect(implies).toBe(expected.length > 0 ? expected.join(", ") : "—");
+    }
+    expect(rows.map(([scope]) => scope)).toContain(`\`${TASK_SCOPE_PREFIX}<task>\``);
+  });
+
+  it("the configuration table lists exactly the variables the server reads", () => {
+    const listed = tableAfter("## Configuration").map(([name]) => name?.replaceAll("`", ""));
+    expect([...listed].sort()).toEqual([...ENV_VARIABLES].sort());
+  });
+
+  it("the Defining a task example type-checks against the engine's task API", () => {
+    const start = readme.indexOf("### Defining a task");
+    const block = readme.slice(readme.indexOf("```ts\n", start) + "```ts\n".length);
+    const source = block.slice(0, block.indexOf("```\n"));
+    // Compiled as if it were src/readme-tasks.ts, so its relative imports resolve for real.
+    const file = fileURLToPath(new URL("src/readme-tasks.ts", root));
+    const config = ts.parseJsonConfigFileContent(
+      ts.readConfigFile(fileURLToPath(new URL("tsconfig.json", root)), ts.sys.readFile).config,
+      ts.sys,
+      fileURLToPath(root),
+    );
+    const host = ts.createCompilerHost(config.options);
+    const readFile = host.readFile.bind(host);
+    const fileExists = host.fileExists.bind(host);
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.readFile = (name) => (name === file ? source : readFile(name));
+    host.fileExists = (name) => name === file || fileExists(name);
+    host.getSourceFile = (name, target, ...rest) =>
+      name === file
+        ? ts.createSourceFile(name, source, target)
+        : getSourceFile(name, target, ...rest);
+    const program = ts.createProgram([file], { ...config.options, noEmit: true }, host);
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file?.fileName === file)
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(problems).toEqual([]);
+  });
+
+  it("has no placeholder left", () => {
+    expect(readme).not.toMatch(/[A-Z_]+_PLACEHOLDER/);
+  });
+});

@@ -1,0 +1,408 @@
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import {
+  createTaskSessionFromClient,
+  DispatchError,
+  type JsonRpcResponse,
+  JsonRpcResponseError,
+  type RawClientDispatch,
+  type TaskEnabledSession,
+  type TaskExecutionEvent,
+} from "@modelcontextprotocol/ext-tasks/client";
+import type { JsonValue } from "@modelcontextprotocol/ext-tasks/core";
+import type { CallToolResultV2 } from "@modelcontextprotocol/ext-tasks/core/v2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ALL_SCOPES,
+  MODERN,
+  rpcMessages,
+  type Stack,
+  startStack,
+  TASKS_CAPABILITY,
+} from "./helpers/stack.js";
+
+// A Tasks-aware client — @modelcontextprotocol/ext-tasks' requester session on
+// a v2 SDK Client pinned to 2026-07-28 — driving workflow runs through the
+// Tasks extension (SEP-2663) against the built server, over real HTTP with
+// real tokens. The SDK Client cannot send the extension's wire shapes itself,
+// so the session takes a host-owned `rawDispatch`: here, one JSON-RPC request
+// per HTTP POST with the token and the SEP-2243 routing headers.
+
+const CLIENT_INFO = { name: "workflows-mcp-tasks-client", version: "1.0.0" };
+
+let stack: Stack;
+let alice: TasksClient;
+const opened: TasksClient[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  alice = await tasksClient(await stack.issuer.sign({ scope: ALL_SCOPES }));
+});
+afterAll(async () => {
+  await Promise.allSettled(opened.map((c) => c.close()));
+  await stack?.close();
+});
+
+/** One HTTP exchange the host's dispatcher made. */
+interface Exchange {
+  method: string;
+  headers: Record<string, string>;
+  status: number;
+  wwwAuthenticate: string | null;
+}
+
+interface TasksClient {
+  session: TaskEnabledSession;
+  client: Client;
+  /** Every exchange `rawDispatch` made, in order. */
+  exchanges: Exchange[];
+  close(): Promise<void>;
+}
+
+/** A v2 Client connected with `token`, and a Tasks session over it. */
+async function tasksClient(token: string): Promise<TasksClient> {
+  const url = new URL(`${stack.server.url}/mcp`);
+  const client = new Client(CLIENT_INFO, { versionNegotiation: { mode: { pin: MODERN } } });
+  await client.connect(
+    new StreamableHTTPClientTransport(url, {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
+  const exchanges: Exchange[] = [];
+  const session = createTaskSessionFromClient(client, {
+    endpointId: `${url.href}#${token.slice(-12)}`,
+    rawDispatch: httpDispatch(url, token, exchanges),
+    v2RequestFraming: {
+      protocolVersion: MODERN,
+      clientInfo: CLIENT_INFO,
+      clientCapabilities: TASKS_CAPABILITY,
+    },
+  });
+  const handle: TasksClient = {
+    session,
+    client,
+    exchanges,
+    async close() {
+      await session.close();
+      await client.close();
+    },
+  };
+  opened.push(handle);
+  return handle;
+}
+
+/** SEP-2243: where `Mcp-Name` is mirrored from, per method. */
+const NAME_FIELD: Record<string, string> = {
+  "tools/call": "name",
+  "tasks/get": "taskId",
+  "tasks/update": "taskId",
+  "tasks/cancel": "taskId",
+};
+
+let nextId = 1;
+
+/**
+ * The host's request coordinator: sends one framed request (the session has
+ * put the 2026-07-28 `_meta` envelope, Tasks extension included, in params)
+ * as one POST, and answers with its JSON-RPC response. An HTTP refusal
+ * carries a JSON-RPC error body (403 insufficient_scope does), which is the
+ * answer; anything else is a transport failure.
+ */
+function httpDispatch(url: URL, token: string, exchanges: Exchange[]): RawClientDispatch {
+  return async (request, options = {}) => {
+    const { method, params } = request as { method: string; params?: Record<string, JsonValue> };
+    const id = nextId++;
+    const field = NAME_FIELD[method];
+    const name = field ? params?.[field] : undefined;
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      authorization: `Bearer ${token}`,
+      "mcp-protocol-version": MODERN,
+      "mcp-method": method,
+      ...(typeof name === "string" ? { "mcp-name": name } : {}),
+    };
+    // Headers the session adds (it sets Mcp-Name on task requests) override ours, whatever their case.
+    for (const [key, value] of Object.entries(options.context?.headers ?? {})) {
+      headers[key.toLowerCase()] = value;
+    }
+    const res = await fetch(url, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id, ...(request as object) }),
+      signal: options.signal ?? null,
+    });
+    exchanges.push({
+      method,
+      headers,
+      status: res.status,
+      wwwAuthenticate: res.headers.get("www-authenticate"),
+    });
+    let messages: Record<string, unknown>[];
+    try {
+      messages = await rpcMessages(res);
+    } catch (error) {
+      throw new DispatchError(`${method}: HTTP ${res.status} without a JSON-RPC body`, false, {
+        cause: error,
+      });
+    }
+    const answer = messages.find((m) => m.id === id) ?? messages.find((m) => m.id === null);
+    if (answer && "result" in answer) {
+      return { kind: "result", result: answer.result as JsonValue } satisfies JsonRpcResponse;
+    }
+    if (answer && "error" in answer) {
+      return { kind: "error", error: answer.error } as JsonRpcResponse;
+    }
+    throw new DispatchError(`${method}: HTTP ${res.status} without a response to request ${id}`);
+  };
+}
+
+type RunOf = { id: string; task: string; status: string; results?: unknown[]; error?: unknown };
+const runOf = (result: CallToolResultV2) =>
+  (result.structuredContent as { run: RunOf } | undefined)?.run;
+
+/** The error a promise rejects with. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("a Tasks-aware client (ext-tasks) driving runs", () => {
+  it("negotiates the extension: a V2 session that can cancel and knows its tasks by handle", async () => {
+    expect(alice.client.getProtocolEra()).toBe("modern");
+    expect(alice.client.getServerCapabilities()?.extensions).toEqual({
+      "io.modelcontextprotocol/tasks": {},
+    });
+    expect(alice.session.capabilities).toEqual({
+      inventory: "known-handles",
+      execution: true,
+      cancellation: true,
+      inputResponses: true,
+      requestedRetention: false,
+    });
+  });
+
+  it("start_task_run gives a task handle; polled to completion, its result is the run", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "sleep",
+      input: [300],
+    });
+    expect(execution.kind).toBe("task");
+    if (execution.kind !== "task") return;
+    const { taskId } = execution.handle;
+    expect(taskId).toMatch(/^trn-/);
+    expect(execution.handle.operation).toBe("tools/call");
+
+    const events: TaskExecutionEvent<unknown>[] = [];
+    const { outcome, lastTask } = await execution.settle({
+      onEvent: (event) => {
+        events.push(event);
+      },
+    });
+    if (outcome.status === "failed") console.log("OUTCOME", outcome.error, outcome.error.cause, JSON.stringify(outcome.task));
+    expect(outcome.status).toBe("completed");
+    if (outcome.status !== "completed") return;
+    const result = outcome.result as CallToolResultV2;
+    expect(result.isError).toBeFalsy();
+    expect(runOf(result)).toMatchObject({
+      id: taskId,
+      task: "sleep",
+      status: "succeeded",
+      results: [300],
+    });
+    expect(lastTask).toMatchObject({ taskId, status: "completed", retentionMs: null });
+    // The first thing observed is the handle (working), the last the outcome.
+    expect(events[0]).toMatchObject({ type: "task", task: { taskId, status: "working" } });
+    expect(events.at(-1)).toMatchObject({ type: "outcome", outcome: { status: "completed" } });
+
+    // What went over the wire: the call, then tasks/get, each with the routing headers.
+    const wire = alice.exchanges.filter((e) => e.method === "tools/call" || e.headers["mcp-name"] === taskId);
+    expect(wire[0]).toMatchObject({
+      method: "tools/call",
+      status: 200,
+      headers: { "mcp-method": "tools/call", "mcp-name": "start_task_run" },
+    });
+    expect(wire.slice(1).every((e) => e.method === "tasks/get" && e.status === 200)).toBe(true);
+    expect(wire.length).toBeGreaterThan(1);
+  });
+
+  it("a failed run is a completed task whose result says the run failed", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "fail",
+      input: ["boom"],
+    });
+    expect(execution.kind).toBe("task");
+    const { outcome, lastTask } = await execution.settle();
+    expect(outcome.status).toBe("completed");
+    if (outcome.status !== "completed") return;
+    const run = runOf(outcome.result as CallToolResultV2);
+    expect(run).toMatchObject({ task: "fail", status: "failed" });
+    expect(JSON.stringify(run?.error)).toContain("boom");
+    expect(lastTask?.statusMessage).toMatch(/failed/);
+  });
+
+  it("cancelling a long run: the task ends cancelled, and so does the run", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "sleep",
+      input: [60_000],
+    });
+    expect(execution.kind).toBe("task");
+    if (execution.kind !== "task") return;
+    const { taskId } = execution.handle;
+    const settled = execution.settle();
+    await execution.cancel();
+    const { outcome } = await settled;
+    expect(outcome.status).toBe("cancelled");
+    expect(alice.exchanges.filter((e) => e.method === "tasks/cancel").at(-1)).toMatchObject({
+      status: 200,
+      headers: { "mcp-name": taskId },
+    });
+    // Any client sees the same: the task is cancelled, the run canceled.
+    expect(await alice.session.task(taskId).snapshot()).toMatchObject({ taskId, status: "cancelled" });
+    const run = await alice.client.callTool({ name: "get_task_run", arguments: { runId: taskId } });
+    expect(run.structuredContent).toMatchObject({ run: { id: taskId, status: "canceled" } });
+  });
+
+  it("a task handed off by one connection is resumed by another and completes", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "echo",
+      input: ["resumed"],
+    });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    let reference: unknown;
+    await execution.handoff((ref) => {
+      reference = ref;
+    });
+    expect(reference).toEqual({
+      endpointId: alice.session.endpointId,
+      generation: "v2",
+      taskId: execution.handle.taskId,
+      originalOperation: "tools/call",
+    });
+    // A new connection of the same client (same endpoint identity, same token).
+    const token = (alice.exchanges[0]?.headers.authorization ?? "").replace("Bearer ", "");
+    const again = await tasksClientAt(alice.session.endpointId, token);
+    const resumed = await again.session.resumeTask(
+      reference as Parameters<typeof again.session.resumeTask>[0],
+    );
+    const { outcome } = await resumed.settle();
+    expect(outcome.status).toBe("completed");
+    if (outcome.status !== "completed") return;
+    expect(runOf(outcome.result as CallToolResultV2)).toMatchObject({
+      id: execution.handle.taskId,
+      status: "succeeded",
+      results: ["resumed"],
+    });
+  });
+});
+
+describe("authorization on the task methods, through the client", () => {
+  it("a workflows:read token reads a task but cannot cancel it: 403 insufficient_scope", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "sleep",
+      input: [60_000],
+    });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const { taskId } = execution.handle;
+    const reader = await tasksClient(await stack.issuer.sign({ scope: "workflows:read" }));
+
+    expect(await reader.session.task(taskId).snapshot()).toMatchObject({ taskId, status: "working" });
+
+    const refused = await rejection(reader.session.task(taskId).cancel());
+    expect(refused).toBeInstanceOf(JsonRpcResponseError);
+    expect(refused).toMatchObject({
+      code: -32003,
+      data: {
+        method: "tasks/cancel",
+        missingScopes: ["workflows:cancel"],
+        grantedScopes: ["workflows:read"],
+      },
+    });
+    const exchange = reader.exchanges.at(-1);
+    expect(exchange).toMatchObject({ method: "tasks/cancel", status: 403 });
+    expect(exchange?.wwwAuthenticate).toMatch(
+      /^Bearer error="insufficient_scope", error_description="tasks\/cancel requires workflows:cancel or workflows:cancel:all or workflows:admin; the token has workflows:read", scope="workflows:read workflows:cancel"/,
+    );
+    // The session-level cancel by id is refused the same way.
+    expect(await rejection(reader.session.cancelTask(taskId))).toMatchObject({ code: -32003 });
+
+    // Nor can it start a run.
+    const start = await rejection(
+      reader.session.callTool("start_task_run", { task: "echo", input: ["x"] }),
+    );
+    expect(start).toMatchObject({
+      code: -32003,
+      data: { tool: "start_task_run", missingScopes: ["workflows:run"] },
+    });
+    expect(reader.exchanges.at(-1)).toMatchObject({ method: "tools/call", status: 403 });
+
+    // The run was never touched: still working, until its owner cancels it.
+    expect(await alice.session.task(taskId).snapshot()).toMatchObject({ status: "working" });
+    await execution.cancel();
+    expect((await execution.settle()).outcome.status).toBe("cancelled");
+  });
+
+  it("another subject's task is not found, exactly like one that never was", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "sleep",
+      input: [60_000],
+    });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const { taskId } = execution.handle;
+    const bob = await tasksClient(await stack.issuer.sign({ sub: "bob", scope: ALL_SCOPES }));
+    const never = "trn-00000000000000000000";
+
+    const theirs = await rejection(bob.session.task(taskId).snapshot());
+    const none = await rejection(bob.session.task(never).snapshot());
+    expect(theirs).toBeInstanceOf(JsonRpcResponseError);
+    expect(theirs).toMatchObject({ code: -32602 });
+    expect(none).toMatchObject({ code: -32602 });
+    expect((theirs as Error).message.replace(taskId, "<id>")).toBe(
+      (none as Error).message.replace(never, "<id>"),
+    );
+    // Cancelling it is "not found" too, and changes nothing.
+    expect(await rejection(bob.session.task(taskId).cancel())).toMatchObject({ code: -32602 });
+    expect(bob.exchanges.map((e) => [e.method, e.status])).toEqual([
+      ["tasks/get", 200],
+      ["tasks/get", 200],
+      ["tasks/cancel", 200],
+    ]);
+    expect(await alice.session.task(taskId).snapshot()).toMatchObject({ status: "working" });
+    await execution.cancel();
+  });
+});
+
+/** A second connection that presents itself as the same endpoint (for resuming handed-off tasks). */
+async function tasksClientAt(endpointId: string, token: string): Promise<TasksClient> {
+  const url = new URL(`${stack.server.url}/mcp`);
+  const client = new Client(CLIENT_INFO, { versionNegotiation: { mode: { pin: MODERN } } });
+  await client.connect(
+    new StreamableHTTPClientTransport(url, {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
+  const exchanges: Exchange[] = [];
+  const session = createTaskSessionFromClient(client, {
+    endpointId,
+    rawDispatch: httpDispatch(url, token, exchanges),
+    v2RequestFraming: {
+      protocolVersion: MODERN,
+      clientInfo: CLIENT_INFO,
+      clientCapabilities: TASKS_CAPABILITY,
+    },
+  });
+  const handle: TasksClient = {
+    session,
+    client,
+    exchanges,
+    async close() {
+      await session.close();
+      await client.close();
+    },
+  };
+  opened.push(handle);
+  return handle;
+}
