@@ -199,6 +199,30 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     expect(await loggedWhere((e) => e.runId === run.id, 3)).toEqual([...events].reverse());
   });
 
+  it("rerun_task_run is audited as a start of the new run", async () => {
+    const input = secret("rerun-input");
+    inputs.push(input);
+    const original = await start(alice, "echo", [input]);
+    const result = await alice.callTool("rerun_task_run", { id: original.id });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const copy = runOf(result);
+    const { events } = await list({ run_id: copy.id });
+    expect(events).toEqual([
+      {
+        at: expect.any(String),
+        issuer: stack.issuer.issuer,
+        subject: "alice",
+        clientId: "alice-cli",
+        tool: "rerun_task_run",
+        task: "echo",
+        runId: copy.id,
+        decision: "allowed",
+        outcome: "started",
+      },
+    ]);
+    expect(await loggedWhere((e) => e.runId === copy.id)).toEqual(events);
+  });
+
   it("tasks/cancel is audited like cancel_task_run, under its method's name", async () => {
     const run = await start(bob, "sleep", [60_000], 0);
     expect((await cancelTask("bob", run.id)).result).toMatchObject({ resultType: "complete" });
@@ -291,6 +315,8 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
   it("401 and 403 refusals are logged, never stored", async () => {
     const storedBefore = (await all()).flat().length;
     const marker = secret("refusal-task");
+    const neverRun = secret("never-run");
+    inputs.push(neverRun);
 
     // 401: no token, then a token that fails validation, then a non-Bearer header.
     const none = await postMcp(stack.server.url, toolCall("whoami"));
@@ -321,7 +347,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     const start = await postModern(
       stack.server.url,
       "tools/call",
-      { name: "start_task_run", arguments: { task: marker, input: [secret("never-run")] } },
+      { name: "start_task_run", arguments: { task: marker, input: [neverRun] } },
       { token: readerToken },
     );
     expect(start.status).toBe(403);
@@ -332,8 +358,15 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       { token: readerToken },
     );
     expect(trail.status).toBe(403);
+    const cancel = await postModern(
+      stack.server.url,
+      "tasks/cancel",
+      { taskId: "trn-00000000000000000000" },
+      { token: readerToken, capabilities: TASKS_CAPABILITY },
+    );
+    expect(cancel.status).toBe(403);
 
-    const refusals = await loggedWhere((e) => e.decision === "refused", 5);
+    const refusals = await loggedWhere((e) => e.decision === "refused", 6);
     const reader = {
       at: expect.any(String),
       issuer: stack.issuer.issuer,
@@ -342,7 +375,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       decision: "refused",
       outcome: "insufficient_scope",
     };
-    expect(refusals.slice(-5)).toEqual([
+    expect(refusals.slice(-6)).toEqual([
       { at: expect.any(String), decision: "refused", outcome: "no_token" },
       { at: expect.any(String), decision: "refused", outcome: "invalid_token", reason: "expired" },
       {
@@ -353,6 +386,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       },
       { ...reader, tool: "start_task_run", task: marker, reason: "workflows:run" },
       { ...reader, tool: "list_audit_events", reason: "workflows:admin" },
+      { ...reader, tool: "tasks/cancel", reason: "workflows:cancel" },
     ]);
     const stored = (await all()).flat();
     expect(stored.length).toBe(storedBefore);

@@ -321,6 +321,32 @@ describe.each(["sqlite", "postgres"] as const)(
       for (const child of children) expect(bobs).not.toContain(child.id);
     });
 
+    it("rerun_task_run reaches only runs one may read, and the new run is the caller's", async () => {
+      const input = `bob-rerun-${randomBytes(8).toString("hex")}`;
+      const theirs = await start(bob, "echo", [input]);
+      const alicesBefore = (await walk(alice, { limit: 100 })).flat().length;
+      const none = missingId();
+      const hidden = await alice.callTool("rerun_task_run", { id: theirs.id });
+      const absent = await alice.callTool("rerun_task_run", { id: none });
+      expect(codeOf(hidden)).toBe("ERR_RUN_NOT_FOUND");
+      expect(withoutId(hidden, theirs.id)).toBe(withoutId(absent, none));
+      expect(JSON.stringify(hidden)).not.toContain(input);
+      expect((await walk(alice, { limit: 100 })).flat().length).toBe(alicesBefore);
+
+      // Someone who may read every run repeats Bob's: the new run is theirs, not Bob's.
+      const rerunner = await person("rerunner", "workflows:read:all workflows:run");
+      const again = await rerunner.callTool("rerun_task_run", { id: theirs.id });
+      expect(again.isError, textOf(again)).toBeFalsy();
+      const copy = runOf(again);
+      expect(copy).toMatchObject({ task: "echo", input: [input], startedBy: owner("rerunner") });
+      expect(copy.id).not.toBe(theirs.id);
+      expect(codeOf(await bob.callTool("get_task_run", { id: copy.id }))).toBe("ERR_RUN_NOT_FOUND");
+      // One's own run, repeated, is one's own.
+      const mine = await start(alice, "echo", ["again"]);
+      const own = runOf(await alice.callTool("rerun_task_run", { id: mine.id }));
+      expect(own).toMatchObject({ task: "echo", input: ["again"], startedBy: owner("alice") });
+    });
+
     describe("list_task_runs pages", () => {
       // Fresh people, so the pages hold exactly the runs started here.
       let carol: McpTestClient;
@@ -554,6 +580,7 @@ describe("whoami reflects what the scopes allow", () => {
       allowedTools: ["whoami", "list_tasks", "get_task_run", "list_task_runs", "get_task_run_logs"],
       deniedTools: [
         { name: "start_task_run", missingScopes: ["workflows:run:<task>"] },
+        { name: "rerun_task_run", missingScopes: ["workflows:run"] },
         { name: "cancel_task_run", missingScopes: ["workflows:cancel"] },
         { name: "list_audit_events", missingScopes: ["workflows:admin"] },
       ],
@@ -574,6 +601,7 @@ describe("whoami reflects what the scopes allow", () => {
       ],
       deniedTools: [
         { name: "start_task_run", missingScopes: ["workflows:run:<task>"] },
+        { name: "rerun_task_run", missingScopes: ["workflows:run"] },
         { name: "list_audit_events", missingScopes: ["workflows:admin"] },
       ],
       runs: { read: "own", cancel: "all" },
@@ -584,6 +612,15 @@ describe("whoami reflects what the scopes allow", () => {
     const result = (await whoami("workflows:run")) as { startableTasks: string[] };
     expect(result).toMatchObject({
       allowedTools: ["whoami", "start_task_run"],
+      deniedTools: [
+        { name: "list_tasks", missingScopes: ["workflows:read"] },
+        { name: "rerun_task_run", missingScopes: ["workflows:read"] },
+        { name: "get_task_run", missingScopes: ["workflows:read"] },
+        { name: "list_task_runs", missingScopes: ["workflows:read"] },
+        { name: "cancel_task_run", missingScopes: ["workflows:cancel"] },
+        { name: "get_task_run_logs", missingScopes: ["workflows:read"] },
+        { name: "list_audit_events", missingScopes: ["workflows:admin"] },
+      ],
       runs: { read: "own", cancel: "own" },
     });
     expect([...result.startableTasks].sort()).toEqual(

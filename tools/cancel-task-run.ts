@@ -2,7 +2,8 @@ import { z } from "zod";
 import { ALL_RUNS_SCOPE } from "../src/auth/scopes.js";
 import { runId } from "../src/mcp/inputs.js";
 import { defineTool } from "../src/mcp/tool.js";
-import { TaskRun } from "../src/workflows/run.js";
+import { reaches } from "../src/workflows/access.js";
+import { TaskRun, toSummary } from "../src/workflows/run.js";
 
 export default defineTool({
   name: "cancel_task_run",
@@ -23,7 +24,13 @@ export default defineTool({
       .describe("True when the run had already finished; nothing was changed"),
   },
   async handler({ id }, { backend, access }) {
-    const { run, alreadyFinished } = await backend.cancelRun(id, access("cancel"));
+    const cancelled = await backend.cancelRun(id, access("cancel"));
+    const { alreadyFinished } = cancelled;
+    // Cancelling someone's run (workflows:cancel:all) is not reading it: without the
+    // right to read it, the caller sees what a list would show, not its input or results.
+    const run = reaches(access("read"), cancelled.run.startedBy)
+      ? cancelled.run
+      : toSummary(cancelled.run);
     const text = alreadyFinished
       ? `Run ${id} had already finished (${run.status}); nothing to cancel`
       : `Run ${id} is ${run.status}`;

@@ -29,5 +29,11 @@ export default defineTool({
     return { structuredContent: { run }, text: describeRun(run) };
   },
   runOf: ({ run }) => run,
-  audit: ({ task }, output) => ({ task, runId: output?.run.id, outcome: "started" }),
+  // The task as the backend names it (on Render `workflow/task`, whatever form was typed),
+  // so a start and a later cancel of the run are found under the same name.
+  audit: ({ task }, output) => ({
+    task: output?.run.task ?? task,
+    runId: output?.run.id,
+    outcome: "started",
+  }),
 });

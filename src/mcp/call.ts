@@ -1,9 +1,11 @@
 import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import type { z } from "zod";
+import { boundedText } from "../http/bounded.js";
 import type { AuditEvent } from "../store/types.js";
 import { accessFor, startedByOf } from "./caller.js";
 import type { CatalogueEntry } from "./catalogue.js";
 import { progressOf } from "./progress.js";
+import { isRecord } from "./requirements.js";
 import {
   INTERNAL,
   INVALID_ARGUMENTS,
@@ -31,6 +33,13 @@ export function toolCallback(entry: CatalogueEntry, scope: RequestScope) {
   return async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
     const parsed = entry.input.safeParse(args ?? {});
     if (!parsed.success) {
+      if (definition.audit) {
+        await audit(scope, definition.name, {
+          ...namedIn(args),
+          outcome: "failed",
+          reason: INVALID_ARGUMENTS,
+        });
+      }
       return toolError(`Invalid arguments for ${definition.name}: ${issuesOf(parsed.error)}`, {
         code: INVALID_ARGUMENTS,
         retryable: false,
@@ -105,6 +114,19 @@ function audit(
     decision: "allowed",
     ...facts,
   });
+}
+
+/**
+ * What an audit event may say about arguments that failed validation: the
+ * task and the run they name, when those are strings (bounded) — never the
+ * task's input, which may hold secrets.
+ */
+function namedIn(args: unknown): Pick<AuditFacts, "task" | "runId"> {
+  const record = isRecord(args) ? args : {};
+  return {
+    ...(typeof record.task === "string" ? { task: boundedText(record.task) } : {}),
+    ...(typeof record.id === "string" ? { runId: boundedText(record.id) } : {}),
+  };
 }
 
 function issuesOf(error: z.ZodError): string {

@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { z } from "zod";
 import type { RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
+import { listQueryDigest } from "../access.js";
 import type {
   CancelOutcome,
   ListRunsQuery,
@@ -116,7 +117,11 @@ export class LocalEngine implements WorkflowBackend {
   async listRuns({ task, status, limit, cursor, access }: ListRunsQuery): Promise<RunPage> {
     this.assertOpen();
     const size = pageLimit(limit);
-    const position = cursor ? decodeCursor(cursor, isSeqCursor) : undefined;
+    // A cursor is honoured only for the filters, and the caller, it was issued to.
+    const query = listQueryDigest({ task, status, access });
+    const isListCursor = (value: Record<string, unknown>): value is { q: string; seq: number } =>
+      value.q === query && Number.isInteger(value.seq) && Object.keys(value).length === 2;
+    const position = cursor ? decodeCursor(cursor, isListCursor) : undefined;
     const rows = listRuns(this.db, {
       task,
       statuses: statusFilter(status),
@@ -128,7 +133,9 @@ export class LocalEngine implements WorkflowBackend {
     const last = page.at(-1);
     return {
       runs: page.map((row) => row.run),
-      ...(rows.length > size && last ? { nextCursor: encodeCursor({ seq: last.seq }) } : {}),
+      ...(rows.length > size && last
+        ? { nextCursor: encodeCursor({ q: query, seq: last.seq }) }
+        : {}),
     };
   }
 
@@ -207,6 +214,3 @@ export class LocalEngine implements WorkflowBackend {
     return run;
   }
 }
-
-const isSeqCursor = (value: Record<string, unknown>): value is { seq: number } =>
-  Number.isInteger(value.seq) && Object.keys(value).length === 1;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ALL_RUNS_SCOPE, type RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
+import { listQueryDigest, reaches } from "../access.js";
 import type {
   CancelOutcome,
   ListRunsQuery,
@@ -31,14 +32,14 @@ import {
   toSummary,
 } from "../run.js";
 import { mapLimit, SingleFlight } from "./concurrency.js";
-import { encodeCursor, listCursorFor, queryDigest } from "./cursor.js";
+import { encodeCursor, listCursorFor } from "./cursor.js";
 import { followRunEvents } from "./events.js";
 import { type FollowLimits, RunFollowers } from "./followers.js";
 import type { Query, RenderHttp } from "./http.js";
 import { fetchRunLogs } from "./logs.js";
 import { toTaskRun } from "./map.js";
 import { listOwnedRuns } from "./own-runs.js";
-import { type RunOwners, reaches } from "./ownership.js";
+import type { RunOwners } from "./ownership.js";
 import { pages } from "./pages.js";
 import { RenderRun, RenderRunDetails, RenderRunList, Task, TaskList } from "./schemas.js";
 import { RunSummaries } from "./summaries.js";
@@ -146,7 +147,7 @@ export class RenderBackend implements WorkflowBackend {
     const cursor = listCursorFor(query);
     const ref = query.task ? await this.taskRef(query.task) : undefined;
     const wanted = query.status?.length ? new Set(query.status) : undefined;
-    const digest = queryDigest(query);
+    const digest = listQueryDigest(query);
     if (query.access.kind === "own") {
       if (ref?.version) {
         throw new InvalidInput(

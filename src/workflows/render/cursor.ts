@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { listQueryDigest } from "../access.js";
 import type { ListRunsQuery } from "../backend.js";
 import { InvalidCursor } from "../errors.js";
 
@@ -65,26 +65,13 @@ export function decodeCursor<T>(schema: z.ZodType<T>, cursor: string): T {
   return parsed.data;
 }
 
-/**
- * What a list cursor is bound to: the filters and whose runs, as a digest
- * (a cursor does not spell out who its caller is).
- */
-export function queryDigest(query: Pick<ListRunsQuery, "task" | "status" | "access">): string {
-  const whose =
-    query.access.kind === "all"
-      ? ["all"]
-      : ["own", query.access.owner.issuer, query.access.owner.subject];
-  const json = JSON.stringify([whose, query.task ?? null, [...new Set(query.status ?? [])].sort()]);
-  return createHash("sha256").update(json).digest("base64url").slice(0, 22);
-}
-
 /** The list cursor given with `query`, refused when it was issued for another query or caller. */
 export function listCursorFor(
   query: Pick<ListRunsQuery, "task" | "status" | "access" | "cursor">,
 ): ListCursor | undefined {
   if (!query.cursor) return undefined;
   const cursor = decodeCursor(ListCursor, query.cursor);
-  if (cursor.query !== queryDigest(query)) {
+  if (cursor.query !== listQueryDigest(query)) {
     throw new InvalidCursor(
       "That cursor was issued for a different task or status filter, or to another caller; repeat the same filters, or omit cursor to start over",
     );

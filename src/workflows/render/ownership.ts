@@ -1,20 +1,11 @@
 import type { Logger } from "../../logger.js";
 import type { OwnedRun, RunOwnership } from "../../store/types.js";
-import type { RunAccess } from "../backend.js";
 import { BackendUnavailable } from "../errors.js";
 import type { Principal, StartedBy } from "../run.js";
 import { Lru } from "./lru.js";
 
 /** Owners remembered per instance; a record never changes once written, so none goes stale. */
 const KNOWN_OWNERS = 10_000;
-
-export const sameOwner = (a: Principal, b: Principal): boolean =>
-  a.issuer === b.issuer && a.subject === b.subject;
-
-/** Whether `access` reaches a run started by `startedBy` (undefined: started elsewhere). */
-export function reaches(access: RunAccess, startedBy: StartedBy | undefined): boolean {
-  return access.kind === "all" || (startedBy !== undefined && sameOwner(access.owner, startedBy));
-}
 
 /**
  * Who started which run, for a backend whose runs carry no owner: the
