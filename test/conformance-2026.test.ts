@@ -68,9 +68,9 @@ if (NODE_FOR_2026 === undefined) {
         const applicable = listed.filter((s) => appliesAt(s, revision)).map((s) => s.name);
         // Nothing is run where it does not apply, and whatever applies is run or skipped with a reason.
         expect(Object.keys(RUN[revision]).filter((name) => !applicable.includes(name))).toEqual([]);
-        expect(
-          applicable.filter((name) => !(name in RUN[revision]) && !(name in SKIPPED)),
-        ).toEqual([]);
+        expect(applicable.filter((name) => !(name in RUN[revision]) && !(name in SKIPPED))).toEqual(
+          [],
+        );
       }
       // A skip is never stale: each skipped scenario applies somewhere it is not run.
       expect(

@@ -8,8 +8,16 @@ import {
   type TaskEnabledSession,
   type TaskExecutionEvent,
 } from "@modelcontextprotocol/ext-tasks/client";
-import type { JsonValue } from "@modelcontextprotocol/ext-tasks/core";
-import type { CallToolResultV2 } from "@modelcontextprotocol/ext-tasks/core/v2";
+import {
+  type JsonValue,
+  ProtocolDecodeError,
+  type RuntimeCodec,
+  taskId as taskIdOf,
+} from "@modelcontextprotocol/ext-tasks/core";
+import {
+  type CallToolResultV2,
+  CallToolResultV2Schema,
+} from "@modelcontextprotocol/ext-tasks/core/v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ALL_SCOPES,
@@ -53,13 +61,18 @@ interface Exchange {
 interface TasksClient {
   session: TaskEnabledSession;
   client: Client;
+  token: string;
   /** Every exchange `rawDispatch` made, in order. */
   exchanges: Exchange[];
   close(): Promise<void>;
 }
 
-/** A v2 Client connected with `token`, and a Tasks session over it. */
-async function tasksClient(token: string): Promise<TasksClient> {
+/**
+ * A v2 Client connected with `token`, and a Tasks session over it. The
+ * session's endpoint identity is the server and the token's caller: another
+ * connection with the same identity may resume its handed-off tasks.
+ */
+async function tasksClient(token: string, endpointId?: string): Promise<TasksClient> {
   const url = new URL(`${stack.server.url}/mcp`);
   const client = new Client(CLIENT_INFO, { versionNegotiation: { mode: { pin: MODERN } } });
   await client.connect(
@@ -69,7 +82,7 @@ async function tasksClient(token: string): Promise<TasksClient> {
   );
   const exchanges: Exchange[] = [];
   const session = createTaskSessionFromClient(client, {
-    endpointId: `${url.href}#${token.slice(-12)}`,
+    endpointId: endpointId ?? `${url.href}#${token.slice(-12)}`,
     rawDispatch: httpDispatch(url, token, exchanges),
     v2RequestFraming: {
       protocolVersion: MODERN,
@@ -80,6 +93,7 @@ async function tasksClient(token: string): Promise<TasksClient> {
   const handle: TasksClient = {
     session,
     client,
+    token,
     exchanges,
     async close() {
       await session.close();
@@ -156,9 +170,42 @@ function httpDispatch(url: URL, token: string, exchanges: Exchange[]): RawClient
   };
 }
 
+/**
+ * The extension's result codec for a tools/call, except that a result without
+ * `resultType` is read as `"complete"` (what 2026-07-28 tells clients to do
+ * with results of servers that predate the field). The server's completed
+ * tasks carry such a result today — see "the completed task's result is a
+ * 2026-07-28 CallToolResult" below, which pins that bug with the default
+ * codec — so the other tests read results with this one.
+ */
+const RESULT: { resultCodec: RuntimeCodec<CallToolResultV2> } = {
+  resultCodec: {
+    parse(value) {
+      const parsed = CallToolResultV2Schema.safeParse(
+        typeof value === "object" && value !== null && !Array.isArray(value)
+          ? { resultType: "complete", ...value }
+          : value,
+      );
+      return parsed.success
+        ? { success: true, value: parsed.data }
+        : {
+            success: false,
+            error: new ProtocolDecodeError("not a CallToolResult", {}, { cause: parsed.error }),
+          };
+    },
+  },
+};
+
 type RunOf = { id: string; task: string; status: string; results?: unknown[]; error?: unknown };
 const runOf = (result: CallToolResultV2) =>
   (result.structuredContent as { run: RunOf } | undefined)?.run;
+
+/** An error's message and its causes', for a failure message. */
+function causes(error: unknown): string {
+  const messages: string[] = [];
+  for (let e = error; e instanceof Error; e = e.cause) messages.push(e.message);
+  return messages.join("\n  caused by: ");
+}
 
 /** The error a promise rejects with. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -186,10 +233,12 @@ describe("a Tasks-aware client (ext-tasks) driving runs", () => {
   });
 
   it("start_task_run gives a task handle; polled to completion, its result is the run", async () => {
-    const execution = await alice.session.callTool("start_task_run", {
-      task: "sleep",
-      input: [300],
-    });
+    const before = alice.exchanges.length;
+    const execution = await alice.session.callTool(
+      "start_task_run",
+      { task: "sleep", input: [300] },
+      RESULT,
+    );
     expect(execution.kind).toBe("task");
     if (execution.kind !== "task") return;
     const { taskId } = execution.handle;
@@ -202,7 +251,6 @@ describe("a Tasks-aware client (ext-tasks) driving runs", () => {
         events.push(event);
       },
     });
-    if (outcome.status === "failed") console.log("OUTCOME", outcome.error, outcome.error.cause, JSON.stringify(outcome.task));
     expect(outcome.status).toBe("completed");
     if (outcome.status !== "completed") return;
     const result = outcome.result as CallToolResultV2;
@@ -219,21 +267,25 @@ describe("a Tasks-aware client (ext-tasks) driving runs", () => {
     expect(events.at(-1)).toMatchObject({ type: "outcome", outcome: { status: "completed" } });
 
     // What went over the wire: the call, then tasks/get, each with the routing headers.
-    const wire = alice.exchanges.filter((e) => e.method === "tools/call" || e.headers["mcp-name"] === taskId);
+    const wire = alice.exchanges.slice(before);
     expect(wire[0]).toMatchObject({
       method: "tools/call",
       status: 200,
       headers: { "mcp-method": "tools/call", "mcp-name": "start_task_run" },
     });
-    expect(wire.slice(1).every((e) => e.method === "tasks/get" && e.status === 200)).toBe(true);
-    expect(wire.length).toBeGreaterThan(1);
+    const polls = wire
+      .slice(1)
+      .map((e) => [e.method, e.status, e.headers["mcp-method"], e.headers["mcp-name"]]);
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls).toEqual(polls.map(() => ["tasks/get", 200, "tasks/get", taskId]));
   });
 
   it("a failed run is a completed task whose result says the run failed", async () => {
-    const execution = await alice.session.callTool("start_task_run", {
-      task: "fail",
-      input: ["boom"],
-    });
+    const execution = await alice.session.callTool(
+      "start_task_run",
+      { task: "fail", input: ["boom"] },
+      RESULT,
+    );
     expect(execution.kind).toBe("task");
     const { outcome, lastTask } = await execution.settle();
     expect(outcome.status).toBe("completed");
@@ -261,8 +313,11 @@ describe("a Tasks-aware client (ext-tasks) driving runs", () => {
       headers: { "mcp-name": taskId },
     });
     // Any client sees the same: the task is cancelled, the run canceled.
-    expect(await alice.session.task(taskId).snapshot()).toMatchObject({ taskId, status: "cancelled" });
-    const run = await alice.client.callTool({ name: "get_task_run", arguments: { runId: taskId } });
+    expect(await alice.session.task(taskId).snapshot()).toMatchObject({
+      taskId,
+      status: "cancelled",
+    });
+    const run = await alice.client.callTool({ name: "get_task_run", arguments: { id: taskId } });
     expect(run.structuredContent).toMatchObject({ run: { id: taskId, status: "canceled" } });
   });
 
@@ -283,10 +338,10 @@ describe("a Tasks-aware client (ext-tasks) driving runs", () => {
       originalOperation: "tools/call",
     });
     // A new connection of the same client (same endpoint identity, same token).
-    const token = (alice.exchanges[0]?.headers.authorization ?? "").replace("Bearer ", "");
-    const again = await tasksClientAt(alice.session.endpointId, token);
+    const again = await tasksClient(alice.token, alice.session.endpointId);
     const resumed = await again.session.resumeTask(
       reference as Parameters<typeof again.session.resumeTask>[0],
+      RESULT,
     );
     const { outcome } = await resumed.settle();
     expect(outcome.status).toBe("completed");
@@ -295,6 +350,30 @@ describe("a Tasks-aware client (ext-tasks) driving runs", () => {
       id: execution.handle.taskId,
       status: "succeeded",
       results: ["resumed"],
+    });
+  });
+});
+
+describe("what the server sends is what the extension's client expects", () => {
+  // SERVER BUG (fails until fixed): a completed task's `result` is the
+  // tools/call result, and on 2026-07-28 every result carries `resultType`
+  // (servers MUST include it); the server's task result has none, so
+  // ext-tasks' default codec refuses it and the client reports the run as a
+  // failed task. Fix: src/mcp/tasks/task-of-run.ts, detailedTaskOf, return
+  // `result: { resultType: "complete", ...result }`.
+  it("the completed task's result is a 2026-07-28 CallToolResult (resultType: complete), so the default codec reads it", async () => {
+    const execution = await alice.session.callTool("start_task_run", {
+      task: "echo",
+      input: ["plain"],
+    });
+    expect(execution.kind).toBe("task");
+    const { outcome } = await execution.settle();
+    expect(outcome, outcome.status === "failed" ? causes(outcome.error) : undefined).toMatchObject({
+      status: "completed",
+      result: {
+        resultType: "complete",
+        structuredContent: { run: { status: "succeeded", results: ["plain"] } },
+      },
     });
   });
 });
@@ -309,7 +388,10 @@ describe("authorization on the task methods, through the client", () => {
     const { taskId } = execution.handle;
     const reader = await tasksClient(await stack.issuer.sign({ scope: "workflows:read" }));
 
-    expect(await reader.session.task(taskId).snapshot()).toMatchObject({ taskId, status: "working" });
+    expect(await reader.session.task(taskId).snapshot()).toMatchObject({
+      taskId,
+      status: "working",
+    });
 
     const refused = await rejection(reader.session.task(taskId).cancel());
     expect(refused).toBeInstanceOf(JsonRpcResponseError);
@@ -335,7 +417,7 @@ describe("authorization on the task methods, through the client", () => {
     );
     expect(start).toMatchObject({
       code: -32003,
-      data: { tool: "start_task_run", missingScopes: ["workflows:run"] },
+      data: { tool: "start_task_run", missingScopes: ["workflows:run:echo"] },
     });
     expect(reader.exchanges.at(-1)).toMatchObject({ method: "tools/call", status: 403 });
 
@@ -353,7 +435,7 @@ describe("authorization on the task methods, through the client", () => {
     if (execution.kind !== "task") throw new Error("expected a task");
     const { taskId } = execution.handle;
     const bob = await tasksClient(await stack.issuer.sign({ sub: "bob", scope: ALL_SCOPES }));
-    const never = "trn-00000000000000000000";
+    const never = taskIdOf("trn-00000000000000000000");
 
     const theirs = await rejection(bob.session.task(taskId).snapshot());
     const none = await rejection(bob.session.task(never).snapshot());
@@ -374,35 +456,3 @@ describe("authorization on the task methods, through the client", () => {
     await execution.cancel();
   });
 });
-
-/** A second connection that presents itself as the same endpoint (for resuming handed-off tasks). */
-async function tasksClientAt(endpointId: string, token: string): Promise<TasksClient> {
-  const url = new URL(`${stack.server.url}/mcp`);
-  const client = new Client(CLIENT_INFO, { versionNegotiation: { mode: { pin: MODERN } } });
-  await client.connect(
-    new StreamableHTTPClientTransport(url, {
-      requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    }),
-  );
-  const exchanges: Exchange[] = [];
-  const session = createTaskSessionFromClient(client, {
-    endpointId,
-    rawDispatch: httpDispatch(url, token, exchanges),
-    v2RequestFraming: {
-      protocolVersion: MODERN,
-      clientInfo: CLIENT_INFO,
-      clientCapabilities: TASKS_CAPABILITY,
-    },
-  });
-  const handle: TasksClient = {
-    session,
-    client,
-    exchanges,
-    async close() {
-      await session.close();
-      await client.close();
-    },
-  };
-  opened.push(handle);
-  return handle;
-}

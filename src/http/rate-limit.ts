@@ -61,6 +61,12 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
         standardHeaders: "draft-8",
         legacyHeaders: false,
         passOnStoreError: true,
+        // The store's failures go to our log: one bounded line, no stack trace.
+        logger: {
+          error: (error: unknown) =>
+            logger.warn({ reason: errorMessage(error).slice(0, 300) }, "rate-limit store failed"),
+          warn: () => {},
+        },
         requestPropertyName: `rateLimit_${name}`,
         store: store(name),
         handler: (req, res) => {
@@ -135,6 +141,10 @@ async function connectRedis(url: string, logger: Logger) {
   let connected = false;
   const client = createClient({
     url,
+    // While Redis is away, a command fails at once (the limiter then lets the request
+    // pass) instead of queueing; and one that is never answered gives up quickly.
+    disableOfflineQueue: true,
+    commandOptions: { timeout: 500 },
     socket: {
       connectTimeout: 5_000,
       // Give up at once while starting (the server refuses to start, naming REDIS_URL);

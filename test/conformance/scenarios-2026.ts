@@ -51,7 +51,8 @@ const pass = (id: string): ExpectedCheck => ({ id, status: "SUCCESS" });
 /** The suite validates every message the server sent against the revision's JSON schema. */
 const WIRE_SCHEMA = pass("wire-schema-valid");
 
-const NO_FIXTURE = "needs a fixture tool of the suite's everything server; the server serves its own workflow tools only";
+const NO_FIXTURE =
+  "needs a fixture tool of the suite's everything server; the server serves its own workflow tools only";
 /** A check the suite could not exercise because a fixture tool is missing. */
 const untestable = (id: string, errorMessage: string, because = NO_FIXTURE): ExpectedCheck => ({
   id,
@@ -320,7 +321,9 @@ export const SKIPPED: Readonly<Record<string, string>> = {
   "tasks-status-notifications":
     "the suite skips it itself (its harness awaits a rewrite for the subscriptions/listen channel)",
   "tasks-required-task-error": `${fixtureTool("failing_job")}, registered as requiring a task; no tool of the server requires one (start_task_run answers plainly to a client without the extension)`,
-  "input-required-result-basic-elicitation": inputRequired("test_input_required_result_elicitation"),
+  "input-required-result-basic-elicitation": inputRequired(
+    "test_input_required_result_elicitation",
+  ),
   "input-required-result-basic-sampling": inputRequired("test_input_required_result_sampling"),
   "input-required-result-basic-list-roots": inputRequired("test_input_required_result_list_roots"),
   "input-required-result-request-state": inputRequired("test_input_required_result_request_state"),
@@ -334,8 +337,12 @@ export const SKIPPED: Readonly<Record<string, string>> = {
   "input-required-result-non-tool-request":
     "gets the fixture prompt test_input_required_result_prompt, which asks for input; the server offers no prompts",
   "input-required-result-result-type": inputRequired("test_input_required_result_elicitation"),
-  "input-required-result-tampered-state": inputRequired("test_input_required_result_tampered_state"),
-  "input-required-result-capability-check": inputRequired("test_input_required_result_capabilities"),
+  "input-required-result-tampered-state": inputRequired(
+    "test_input_required_result_tampered_state",
+  ),
+  "input-required-result-capability-check": inputRequired(
+    "test_input_required_result_capabilities",
+  ),
   "input-required-result-ignore-extra-params": inputRequired(
     "test_input_required_result_elicitation",
   ),

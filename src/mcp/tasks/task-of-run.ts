@@ -46,8 +46,12 @@ export function detailedTaskOf(run: TaskRun, result: CallToolResult): DetailedTa
   const task = taskOf(run);
   switch (task.status) {
     case "completed":
-      // A CallToolResult is a JSON object; the extension types `result` as one.
-      return { ...task, status: "completed", result: result as CompletedTaskV2["result"] };
+      // The tool's result, as a 2026-07-28 result: every result names its type.
+      return {
+        ...task,
+        status: "completed",
+        result: { resultType: "complete", ...result } as CompletedTaskV2["result"],
+      };
     case "cancelled":
       return { ...task, status: "cancelled" };
     default:
