@@ -6,6 +6,27 @@ import { RpcError, sendRpcError } from "./json-rpc-error.js";
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 /**
+ * Deepest nesting a body may have. The MCP SDK re-serialises the parsed body
+ * (JSON.stringify, recursive), which overflows the stack a few thousand
+ * levels down; no MCP message or task input needs more than a few dozen.
+ */
+export const MAX_BODY_DEPTH = 512;
+
+/** Whether a parsed JSON value nests deeper than `max` (iteratively: no recursion to overflow). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      pending.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/**
  * Parses JSON bodies up to MAX_BODY_BYTES, answering what cannot be parsed
  * with the JSON-RPC error a client expects instead of express's HTML: a
  * body that is not `application/json` (415), too large (413), not JSON (400).
@@ -51,7 +72,30 @@ export const jsonBody = [
         res.status(400).end();
         return;
       default:
+        // A compressed body that does not decompress: zlib's error, which
+        // body-parser marks 400 without a type. The client's fault, not ours.
+        if ((error as { status?: unknown } | undefined)?.status === 400) {
+          sendRpcError(
+            res,
+            400,
+            RpcError.ParseError,
+            "Parse error: the body could not be decompressed (Content-Encoding)",
+          );
+          return;
+        }
         next(error);
     }
+  },
+  (req: Request, res: Response, next: NextFunction) => {
+    if (!nestsDeeperThan(req.body, MAX_BODY_DEPTH)) {
+      next();
+      return;
+    }
+    sendRpcError(
+      res,
+      400,
+      RpcError.InvalidRequest,
+      `Bad Request: the body nests deeper than ${MAX_BODY_DEPTH} levels`,
+    );
   },
 ];

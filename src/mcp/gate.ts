@@ -134,7 +134,9 @@ function nameMismatch(
   message: { method: string; params?: unknown },
   headerValue: string | undefined,
 ): string | undefined {
-  const field = NAME_SOURCE[message.method];
+  const field = Object.hasOwn(NAME_SOURCE, message.method)
+    ? NAME_SOURCE[message.method]
+    : undefined;
   const value = field && isRecord(message.params) ? message.params[field] : undefined;
   if (typeof value !== "string") return undefined;
   if (headerValue === undefined) {

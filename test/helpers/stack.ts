@@ -156,7 +156,7 @@ export function modernRequest(
   params: Record<string, unknown> = {},
   options: { id?: number; capabilities?: Record<string, unknown> } = {},
 ): { body: Record<string, unknown>; headers: Record<string, string> } {
-  const field = NAME_FIELD[method];
+  const field = Object.hasOwn(NAME_FIELD, method) ? NAME_FIELD[method] : undefined;
   const name = field ? params[field] : undefined;
   return {
     body: {

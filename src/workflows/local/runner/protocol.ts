@@ -11,6 +11,8 @@ export const LogLevel = z.enum(["debug", "info", "warn", "error"]);
 export type LogLevel = z.infer<typeof LogLevel>;
 
 export const FromWorker = z.union([
+  /** The first message: which thread runs the attempt (so stopping it can wait for that thread's exit). */
+  z.object({ type: z.literal("started"), threadId: z.number().int() }),
   z.object({ type: z.literal("log"), level: LogLevel, message: z.string(), timestamp: z.string() }),
   z.object({
     type: z.literal("subtask"),

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { MessageChannel, type Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { LogLine } from "../../run.js";
@@ -101,11 +102,16 @@ export class AttemptRunner {
       };
     });
 
+    /** The thread running this attempt, once it said which. */
+    let worker: Worker | undefined;
     port1.on("message", (raw: unknown) => {
       const parsed = FromWorker.safeParse(raw);
       if (settled || !parsed.success) return;
       const message = parsed.data;
       switch (message.type) {
+        case "started":
+          worker = this.pool.threads.find((w) => w.threadId === message.threadId);
+          return;
         case "log":
           for (const line of budget.accept(message)) events.log(line);
           return;
@@ -149,15 +155,19 @@ export class AttemptRunner {
         if (portClosed) noResult();
       },
       (error: Error) => {
-        if (stopping === "stopped") settle({ ok: false, error: "stopped", stopped: true });
-        else if (stopping === "timeout")
-          settle({ ok: false, error: timedOut(spec.timeoutSeconds ?? 0), stopped: false });
-        else
-          settle({
-            ok: false,
-            error: `the task's worker stopped: ${error.message}`,
-            stopped: false,
-          });
+        const outcome: AttemptOutcome =
+          stopping === "stopped"
+            ? { ok: false, error: "stopped", stopped: true }
+            : stopping === "timeout"
+              ? { ok: false, error: timedOut(spec.timeoutSeconds ?? 0), stopped: false }
+              : { ok: false, error: `the task's worker stopped: ${error.message}`, stopped: false };
+        // The thread was terminated (stopped, timed out, out of memory): the attempt ends, and
+        // its thread slot frees, only once that thread has exited, so the pool's replacement
+        // never runs beside it (threads and memory stay within maxThreads × heap).
+        const exited =
+          worker && worker.threadId !== -1 ? once(worker, "exit").then(noop, noop) : undefined;
+        if (exited) void exited.then(() => settle(outcome));
+        else settle(outcome);
       },
     );
     this.mostThreads = Math.max(this.mostThreads, this.pool.threads.length);
@@ -190,3 +200,5 @@ function doneOutcome(message: Extract<FromWorker, { type: "done" }>): AttemptOut
   }
   return { ok: true, resultsJson: `[${message.resultJson}]` };
 }
+
+const noop = () => {};

@@ -7,6 +7,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
+import { threadId } from "node:worker_threads";
 import { errorMessage } from "../../../error-message.js";
 import { MAX_LOG_LINES_PER_ATTEMPT, MAX_RESULT_BYTES } from "../limits.js";
 import { type RegisteredTask, registeredTaskOf } from "../registry.js";
@@ -50,6 +51,7 @@ for (const [stream, level] of [
 export default async function runAttempt(input: AttemptInput): Promise<void> {
   const { port } = input;
   const send = (message: FromWorker) => port.postMessage(message);
+  send({ type: "started", threadId });
 
   let lines = 0;
   const log = (level: LogLevel, message: string) => {
