@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/store/types.js";
-import type { TaskRun } from "../src/workflows/run.js";
 import { type RunningPostgres, startPostgres } from "./helpers/postgres.js";
+import { codeOf, runOf, textOf } from "./helpers/results.js";
 import {
   ALL_SCOPES,
   connectClient,
@@ -13,7 +13,6 @@ import {
   type Stack,
   startStack,
   TASKS_CAPABILITY,
-  type ToolResult,
   toolCall,
 } from "./helpers/stack.js";
 
@@ -25,10 +24,6 @@ import {
  * task input appears in an event or anywhere in the server's output.
  */
 
-const runOf = (result: ToolResult) => (result.structuredContent as { run: TaskRun }).run;
-const textOf = (result: ToolResult) => result.content.map((c) => c.text ?? "").join("\n");
-const codeOf = (result: ToolResult) =>
-  (result._meta?.["workflows-mcp/error"] as { code?: string } | undefined)?.code;
 const secret = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
 
 /** The stable field names, in the order the log and the store give them. */

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { TaskRun } from "../src/workflows/run.js";
-import { type Stack, startStack, type ToolResult } from "./helpers/stack.js";
+import { runOf } from "./helpers/results.js";
+import { type Stack, startStack } from "./helpers/stack.js";
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(() => stack?.close());
-
-const runOf = (result: ToolResult) => (result.structuredContent as { run: TaskRun }).run;
 
 const INTERRUPTED =
   "interrupted: the server stopped while this attempt was running; it runs again, not counted as a retry (a run interrupted 3 times fails)";

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,15 @@ import type { AuditEvent } from "../src/store/types.js";
 import type { TaskRun } from "../src/workflows/run.js";
 import { startTestIssuer, type TestIssuer } from "./helpers/issuer.js";
 import { type RunningPostgres, startPostgres } from "./helpers/postgres.js";
+import {
+  codeOf,
+  missingId,
+  type RunPage,
+  runOf,
+  textOf,
+  walk,
+  withoutId,
+} from "./helpers/results.js";
 import { type RunningServer, startServer } from "./helpers/server.js";
 import {
   ALL_SCOPES,
@@ -17,7 +25,6 @@ import {
   RESOURCE,
   rpcMessages,
   TASKS_CAPABILITY,
-  type ToolResult,
 } from "./helpers/stack.js";
 import { type FakeRenderApi, startFakeRenderApi } from "./render/fake-render-api.js";
 import { API_KEY } from "./render/stack.js";
@@ -31,19 +38,6 @@ import { API_KEY } from "./render/stack.js";
  * runs and seed the rest straight into the fake, as runs started elsewhere.
  */
 
-const runOf = (result: ToolResult) => (result.structuredContent as { run: TaskRun }).run;
-const textOf = (result: ToolResult) => result.content.map((c) => c.text ?? "").join("\n");
-const codeOf = (result: ToolResult) =>
-  (result._meta?.["workflows-mcp/error"] as { code?: string } | undefined)?.code;
-/** An id shaped like the fake's (trn- and 20 hex digits) that no run has. */
-const missingId = () => `trn-${randomBytes(10).toString("hex")}`;
-const withoutId = (value: unknown, id: string) => JSON.stringify(value).replaceAll(id, "<id>");
-
-interface RunPage {
-  runs: TaskRun[];
-  next_cursor?: string;
-}
-
 function renderEnv(fake: FakeRenderApi, issuer: TestIssuer, dbPath: string, databaseUrl?: string) {
   return {
     PUBLIC_URL,
@@ -55,20 +49,6 @@ function renderEnv(fake: FakeRenderApi, issuer: TestIssuer, dbPath: string, data
     LOCAL_DB_PATH: dbPath,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
-}
-
-/** Every page of list_task_runs, following next_cursor (at most 30 pages). */
-async function walk(client: McpTestClient, args: Record<string, unknown>): Promise<TaskRun[][]> {
-  const pages: TaskRun[][] = [];
-  let cursor: string | undefined;
-  do {
-    const result = await client.callTool("list_task_runs", { ...args, cursor });
-    expect(result.isError, textOf(result)).toBeFalsy();
-    const page = result.structuredContent as unknown as RunPage;
-    pages.push(page.runs);
-    cursor = page.next_cursor;
-  } while (cursor && pages.length < 30);
-  return pages;
 }
 
 async function taskCall(server: RunningServer, method: string, taskId: string, token: string) {

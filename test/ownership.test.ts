@@ -1,8 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StartedBy, TaskRun } from "../src/workflows/run.js";
+import type { StartedBy } from "../src/workflows/run.js";
 import { startTestIssuer } from "./helpers/issuer.js";
 import { type RunningPostgres, startPostgres } from "./helpers/postgres.js";
+import {
+  codeOf,
+  missingId,
+  type RunPage,
+  runOf,
+  textOf,
+  walk,
+  withoutId,
+} from "./helpers/results.js";
 import { type RunningServer, startServer } from "./helpers/server.js";
 import {
   ALL_SCOPES,
@@ -17,7 +26,6 @@ import {
   type Stack,
   startStack,
   TASKS_CAPABILITY,
-  type ToolResult,
 } from "./helpers/stack.js";
 
 /**
@@ -28,34 +36,6 @@ import {
  * both stores (the engine keeps owners in its own SQLite file; the store holds
  * the audit trail and must not change that).
  */
-
-const runOf = (result: ToolResult) => (result.structuredContent as { run: TaskRun }).run;
-const textOf = (result: ToolResult) => result.content.map((c) => c.text ?? "").join("\n");
-const codeOf = (result: ToolResult) =>
-  (result._meta?.["workflows-mcp/error"] as { code?: string } | undefined)?.code;
-/** An id shaped like the engine's own (trn- and 20 hex digits) that no run has. */
-const missingId = () => `trn-${randomBytes(10).toString("hex")}`;
-/** The whole answer, with the run id taken out: what must be byte-identical. */
-const withoutId = (value: unknown, id: string) => JSON.stringify(value).replaceAll(id, "<id>");
-
-interface RunPage {
-  runs: TaskRun[];
-  next_cursor?: string;
-}
-
-/** Every page of list_task_runs, following next_cursor (at most 50 pages). */
-async function walk(client: McpTestClient, args: Record<string, unknown>): Promise<TaskRun[][]> {
-  const pages: TaskRun[][] = [];
-  let cursor: string | undefined;
-  do {
-    const result = await client.callTool("list_task_runs", { ...args, cursor });
-    expect(result.isError, textOf(result)).toBeFalsy();
-    const page = result.structuredContent as unknown as RunPage;
-    pages.push(page.runs);
-    cursor = page.next_cursor;
-  } while (cursor && pages.length < 50);
-  return pages;
-}
 
 /** The one JSON-RPC response of a raw exchange. */
 async function answer(res: Response) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskRun } from "../src/workflows/run.js";
+import { runOf } from "./helpers/results.js";
 import {
   connectClient,
   ERAS,
@@ -16,7 +17,6 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const text = (result: ToolResult) => result.content[0]?.text ?? "";
-const runOf = (result: ToolResult) => (result.structuredContent as { run: TaskRun }).run;
 const errorOf = (result: ToolResult) => result._meta?.["workflows-mcp/error"];
 
 describe.each(ERAS)("the tools, %s era", (era) => {

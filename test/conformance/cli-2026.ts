@@ -1,10 +1,7 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Check, ScenarioResult } from "./cli.js";
+import { runNodeCli, type ScenarioResult, scenarioChecks } from "./cli.js";
 
 /**
  * The conformance suite's 0.2 line (`conformance-2026`, an npm alias of
@@ -41,28 +38,8 @@ function node(): string {
 }
 
 /** Runs the 0.2 CLI to the end (killed after `timeoutMs`) and returns its exit code and output. */
-export async function runCli2026(args: string[], timeoutMs = 60_000) {
-  const child = spawn(node(), [CLI_2026, ...args], {
-    env: { PATH: process.env.PATH },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const append = (d: string) => {
-    output += d;
-  };
-  child.stdout.setEncoding("utf8").on("data", append);
-  child.stderr.setEncoding("utf8").on("data", append);
-  const timer = setTimeout(() => {
-    output += `\n[killed after ${timeoutMs} ms]`;
-    child.kill("SIGKILL");
-  }, timeoutMs);
-  try {
-    const [code] = (await once(child, "exit")) as [number | null];
-    return { code, output };
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export const runCli2026 = (args: string[], timeoutMs = 60_000) =>
+  runNodeCli(node(), CLI_2026, args, timeoutMs);
 
 /** One server scenario as `conformance list --server` prints it: its name and spec tags. */
 export interface ListedScenario {
@@ -91,37 +68,23 @@ export async function listServerScenarios2026(): Promise<ListedScenario[]> {
  * (off the spec timeline) at that revision's wire, which is what an extension
  * of 2026-07-28 needs.
  */
-export async function runServerScenario2026(
+export function runServerScenario2026(
   mcpUrl: string,
   scenario: string,
   revision: string,
   options: { force?: boolean; timeoutMs?: number } = {},
 ): Promise<ScenarioResult> {
-  const outputDir = mkdtempSync(join(tmpdir(), "workflows-mcp-conformance-2026-"));
-  try {
-    const { code, output } = await runCli2026(
-      [
-        "server",
-        "--url",
-        mcpUrl,
-        "--scenario",
-        scenario,
-        "--spec-version",
-        revision,
-        ...(options.force ? ["--force"] : []),
-        "--output-dir",
-        outputDir,
-      ],
-      options.timeoutMs,
-    );
-    // The CLI saves <outputDir>/server-<scenario>-<timestamp>/checks.json.
-    const [resultDir] = readdirSync(outputDir);
-    if (resultDir === undefined) throw new Error(`no results saved (exit ${code}):\n${output}`);
-    const checks = JSON.parse(
-      readFileSync(join(outputDir, resultDir, "checks.json"), "utf8"),
-    ) as Check[];
-    return { code, checks, output };
-  } finally {
-    rmSync(outputDir, { recursive: true, force: true });
-  }
+  return scenarioChecks(
+    (args) => runCli2026(args, options.timeoutMs),
+    [
+      "server",
+      "--url",
+      mcpUrl,
+      "--scenario",
+      scenario,
+      "--spec-version",
+      revision,
+      ...(options.force ? ["--force"] : []),
+    ],
+  );
 }

@@ -34,19 +34,18 @@ const packageJson = JSON.parse(readFileSync(packageJsonPath, "utf8")) as {
 export const CLI = join(dirname(packageJsonPath), packageJson.bin.conformance);
 export const SUITE_VERSION = packageJson.version;
 
-/** Runs the CLI to the end (killed after `timeoutMs`) and returns its exit code and output. */
-export async function runCli(args: string[], timeoutMs = 45_000) {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** Runs a conformance CLI with `node` to the end (killed after `timeoutMs`) and returns its exit code and output. */
+export async function runNodeCli(node: string, cli: string, args: string[], timeoutMs: number) {
+  const child = spawn(node, [cli, ...args], {
     env: { PATH: process.env.PATH },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+  const append = (d: string) => {
     output += d;
-  });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    output += d;
-  });
+  };
+  child.stdout.setEncoding("utf8").on("data", append);
+  child.stderr.setEncoding("utf8").on("data", append);
   const timer = setTimeout(() => {
     output += `\n[killed after ${timeoutMs} ms]`;
     child.kill("SIGKILL");
@@ -56,6 +55,33 @@ export async function runCli(args: string[], timeoutMs = 45_000) {
     return { code, output };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Runs the installed suite's CLI to the end (killed after `timeoutMs`). */
+export const runCli = (args: string[], timeoutMs = 45_000) =>
+  runNodeCli(process.execPath, CLI, args, timeoutMs);
+
+/**
+ * Runs a server scenario with `run` (either suite's CLI) and `args`, reading
+ * its checks from the results the CLI saves in a fresh output directory.
+ */
+export async function scenarioChecks(
+  run: (args: string[]) => Promise<{ code: number | null; output: string }>,
+  args: string[],
+): Promise<ScenarioResult> {
+  const outputDir = mkdtempSync(join(tmpdir(), "workflows-mcp-conformance-"));
+  try {
+    const { code, output } = await run([...args, "--output-dir", outputDir]);
+    // The CLI saves <outputDir>/server-<scenario>-<timestamp>/checks.json.
+    const [resultDir] = readdirSync(outputDir);
+    if (resultDir === undefined) throw new Error(`no results saved (exit ${code}):\n${output}`);
+    const checks = JSON.parse(
+      readFileSync(join(outputDir, resultDir, "checks.json"), "utf8"),
+    ) as Check[];
+    return { code, checks, output };
+  } finally {
+    rmSync(outputDir, { recursive: true, force: true });
   }
 }
 
@@ -69,25 +95,6 @@ export async function listServerScenarios(): Promise<string[]> {
     .map((line) => line.slice("  - ".length).trim());
 }
 
-/** Runs one server scenario against `mcpUrl`, reading its checks from the results it saves. */
-export async function runServerScenario(mcpUrl: string, scenario: string): Promise<ScenarioResult> {
-  const outputDir = mkdtempSync(join(tmpdir(), "workflows-mcp-conformance-"));
-  try {
-    const { code, output } = await runCli([
-      "server",
-      "--url",
-      mcpUrl,
-      "--scenario",
-      scenario,
-      "--output-dir",
-      outputDir,
-    ]);
-    // The CLI saves <outputDir>/server-<scenario>-<timestamp>/checks.json.
-    const [resultDir] = readdirSync(outputDir);
-    if (resultDir === undefined) throw new Error(`no results saved (exit ${code}):\n${output}`);
-    const checks = JSON.parse(readFileSync(join(outputDir, resultDir, "checks.json"), "utf8"));
-    return { code, checks, output };
-  } finally {
-    rmSync(outputDir, { recursive: true, force: true });
-  }
-}
+/** Runs one server scenario against `mcpUrl`. */
+export const runServerScenario = (mcpUrl: string, scenario: string) =>
+  scenarioChecks(runCli, ["server", "--url", mcpUrl, "--scenario", scenario]);

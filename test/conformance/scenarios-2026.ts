@@ -1,3 +1,5 @@
+import { fixtureTool, SKIPPED as SKIPPED_0_1 } from "./scenarios.js";
+
 /**
  * Which server scenarios of the MCP conformance suite's 0.2 line
  * (`conformance-2026` = @modelcontextprotocol/conformance@0.2.0-alpha.12,
@@ -254,14 +256,8 @@ export const RUN: Readonly<Record<Revision, Readonly<Record<string, ScenarioExpe
   },
 };
 
-const fixtureTool = (tool: string) =>
-  `calls the suite's fixture tool ${tool}; the server serves its own workflow tools only`;
 const fixtureTools = (tools: string[]) =>
   `calls the suite's fixture tools ${tools.join(", ")}; the server serves its own workflow tools only`;
-const fixtureResource = (uri: string, verb = "reads") =>
-  `${verb} the suite's fixture resource ${uri}; the server offers no resources`;
-const fixturePrompt = (prompt: string) =>
-  `gets the suite's fixture prompt ${prompt}; the server offers no prompts`;
 const inputRequired = (tool: string) =>
   `calls the suite's fixture tool ${tool}, which answers with an InputRequiredResult (SEP-2322); the server's tools never ask the client for input`;
 
@@ -270,34 +266,12 @@ const inputRequired = (tool: string) =>
  * them), each with the reason.
  */
 export const SKIPPED: Readonly<Record<string, string>> = {
+  // Every scenario the 0.1 suite skips, for the same reasons (it knows them all too).
+  ...SKIPPED_0_1,
   "server-session-lifecycle":
     "exercises the Mcp-Session-Id lifecycle; the server is stateless by design, so the scenario only reports that it skipped (INFO)",
-  "logging-set-level":
-    "needs the logging capability (logging/setLevel); the server does not declare it",
-  "completion-complete":
-    "completes an argument of the fixture prompt test_prompt_with_arguments; the server offers no prompts or completions",
-  "tools-call-simple-text": fixtureTool("test_simple_text"),
-  "tools-call-image": fixtureTool("test_image_content"),
-  "tools-call-audio": fixtureTool("test_audio_content"),
-  "tools-call-embedded-resource": fixtureTool("test_embedded_resource"),
-  "tools-call-mixed-content": fixtureTool("test_multiple_content_types"),
-  "tools-call-with-logging": fixtureTool("test_tool_with_logging"),
-  "tools-call-error": fixtureTool("test_error_handling"),
-  "tools-call-with-progress": fixtureTool("test_tool_with_progress"),
-  "tools-call-sampling": fixtureTool("test_sampling"),
-  "tools-call-elicitation": fixtureTool("test_elicitation"),
-  "json-schema-2020-12": fixtureTool("json_schema_2020_12_tool"),
-  "elicitation-sep1034-defaults": fixtureTool("test_elicitation_sep1034_defaults"),
-  "elicitation-sep1330-enums": fixtureTool("test_elicitation_sep1330_enums"),
-  "server-sse-polling": `${fixtureTool("test_reconnection")}, and resumes a session; the server is stateless`,
   "server-sse-multiple-streams":
     "at 2025-11-25: needs an Mcp-Session-Id; the server is stateless by design, so the scenario stops at its first check with a warning (it runs at 2026-07-28)",
-  "resources-list": "lists resources; the server offers none",
-  "resources-read-text": fixtureResource("test://static-text"),
-  "resources-read-binary": fixtureResource("test://static-binary"),
-  "resources-templates-read": fixtureResource("test://template/123/data"),
-  "resources-subscribe": fixtureResource("test://watched-resource", "subscribes to"),
-  "resources-unsubscribe": fixtureResource("test://watched-resource", "subscribes to"),
   "sep-2164-resource-not-found":
     "reads a resource that does not exist and expects -32602; the server offers no resources and declares no resources capability, so resources/read is -32601 Method not found",
   "sep-2640-skills-directory":
@@ -306,11 +280,6 @@ export const SKIPPED: Readonly<Record<string, string>> = {
     "the Skills extension (SEP-2640); the server does not offer it, and the suite skips every check",
   "sep-2640-skills-manifest":
     "the Skills extension (SEP-2640); the server does not offer it, and the suite skips every check",
-  "prompts-list": "lists prompts; the server offers none",
-  "prompts-get-simple": fixturePrompt("test_simple_prompt"),
-  "prompts-get-with-args": fixturePrompt("test_prompt_with_arguments"),
-  "prompts-get-embedded-resource": fixturePrompt("test_prompt_with_embedded_resource"),
-  "prompts-get-with-image": fixturePrompt("test_prompt_with_image"),
   "http-custom-header-server-validation":
     "needs a tool whose input schema carries x-mcp-header annotations (SEP-2243 custom headers); the server's tools have none",
   "tasks-lifecycle": `${fixtureTools(["greet", "slow_compute", "failing_job", "protocol_error_job"])} (test/tasks-client.test.ts and test/protocol.test.ts drive the same lifecycle with start_task_run)`,

@@ -27,11 +27,11 @@ export const RUN: Readonly<Record<string, { checks: readonly string[]; opensSess
   },
 };
 
-const fixtureTool = (tool: string) =>
+export const fixtureTool = (tool: string) =>
   `calls the suite's fixture tool ${tool}; the server serves its own workflow tools only`;
-const fixtureResource = (uri: string, verb = "reads") =>
+export const fixtureResource = (uri: string, verb = "reads") =>
   `${verb} the suite's fixture resource ${uri}; the server offers no resources`;
-const fixturePrompt = (prompt: string) =>
+export const fixturePrompt = (prompt: string) =>
   `gets the suite's fixture prompt ${prompt}; the server offers no prompts`;
 
 /** Scenarios not run, each with the reason. */
