@@ -93,6 +93,61 @@ describe("/mcp methods", () => {
   });
 });
 
+describe("answer shapes: JSON unless there is progress to stream", () => {
+  it("a 2025-era call without a progressToken: one JSON body with its Content-Length", async () => {
+    const res = await postMcp(stack.server.url, toolCall("whoami", {}, 7), auth);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const text = await res.text();
+    expect(res.headers.get("content-length")).toBe(String(Buffer.byteLength(text)));
+    const message = JSON.parse(text);
+    expect(message).toMatchObject({ jsonrpc: "2.0", id: 7 });
+    expect(message.result.isError).toBeUndefined();
+    expect(message.result.structuredContent.subject).toBe("user-123");
+  });
+
+  it("a 2025-era batch without progressTokens: one JSON array, an answer per request", async () => {
+    const res = await postMcp(
+      stack.server.url,
+      [toolCall("whoami", {}, 1), toolCall("list_tasks", {}, 2)],
+      auth,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const messages = (await res.json()) as {
+      id: number;
+      result?: { structuredContent?: object };
+    }[];
+    expect(messages.map((m) => [m.id, Object.keys(m.result?.structuredContent ?? {})[0]])).toEqual([
+      [1, "subject"],
+      [2, "tasks"],
+    ]);
+  });
+
+  it("a 2025-era call with a progressToken: SSE carrying the progress, then the result", async () => {
+    const call = toolCall("start_task_run", { task: "sleep", input: [300], wait_seconds: 20 }, 9);
+    const res = await postMcp(
+      stack.server.url,
+      { ...call, params: { ...call.params, _meta: { progressToken: "p-1" } } },
+      auth,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const messages = await rpcMessages(res);
+    const progress = messages.filter((m) => m.method === "notifications/progress");
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.map((m) => (m.params as { progressToken: unknown }).progressToken)).toEqual(
+      progress.map(() => "p-1"),
+    );
+    const last = messages.at(-1) as {
+      id: number;
+      result: { structuredContent: { run: { status: string } } };
+    };
+    expect(last.id).toBe(9);
+    expect(last.result.structuredContent.run.status).toBe("succeeded");
+  });
+});
+
 describe("bad requests get the right 4xx and a JSON-RPC error", () => {
   it("malformed JSON: 400 parse error", async () => {
     const res = await postMcp(stack.server.url, '{"jsonrpc": "2.0", "id": 1,', auth);

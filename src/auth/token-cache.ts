@@ -1,12 +1,11 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * The key a token is cached under: its SHA-256, base64url. The token itself
  * is never a key (nor a value): a heap dump or a debugger listing the cache
  * shows digests, which cannot be replayed as bearer tokens.
  */
-export const tokenDigest = (token: string): string =>
-  createHash("sha256").update(token, "utf8").digest("base64url");
+export const tokenDigest = (token: string): string => hash("sha256", token, "base64url");
 
 export interface TokenCacheOptions {
   /** Most entries held; the least recently used is dropped to make room. */

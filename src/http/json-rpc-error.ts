@@ -7,6 +7,7 @@ import type { Response } from "express";
 export const RpcError = {
   ParseError: -32700,
   InvalidRequest: -32600,
+  InternalError: -32603,
   ServerError: -32000,
   Forbidden: -32003,
   /** A rate limit was hit: retry after the Retry-After header's seconds. */

@@ -1,7 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { type Options, rateLimit, type Store } from "express-rate-limit";
-import { RedisStore } from "rate-limit-redis";
-import { createClient } from "redis";
 import type { Config } from "../config.js";
 import { errorMessage } from "../error-message.js";
 import type { Logger } from "../logger.js";
@@ -38,8 +36,10 @@ type Limits = Config["limits"];
  */
 export async function createRateLimits(limits: Limits, logger: Logger): Promise<RateLimits> {
   const redis = limits.redisUrl ? await connectRedis(limits.redisUrl, logger) : undefined;
+  // Loaded only when used: the Redis client is a tenth of a second of every cold start.
+  const RedisStore = redis ? (await import("rate-limit-redis")).RedisStore : undefined;
   const store = (prefix: string): Store | undefined =>
-    redis
+    redis && RedisStore
       ? new RedisStore({
           prefix: `workflows-mcp:${prefix}:`,
           sendCommand: (...args: string[]) => redis.sendCommand(args),
@@ -138,6 +138,7 @@ function countEach(count: (body: unknown) => number, limiter: RequestHandler): R
 }
 
 async function connectRedis(url: string, logger: Logger) {
+  const { createClient } = await import("redis");
   let connected = false;
   const client = createClient({
     url,

@@ -12,7 +12,7 @@ import type { WorkflowBackend } from "../workflows/backend.js";
 import { toolCallback } from "./call.js";
 import { callerOf } from "./caller.js";
 import type { Catalogue } from "./catalogue.js";
-import { requirementOf } from "./requirements.js";
+import { isRecord, requirementOf } from "./requirements.js";
 import type { RequestScope } from "./scope.js";
 import { registerTaskMethods } from "./tasks/methods.js";
 import type { ToolDefinition } from "./tool.js";
@@ -42,12 +42,27 @@ const SAME_FOR_EVERYONE = { ttlMs: 300_000, cacheScope: "public" } as const;
  * over the catalogue built once at start, for one request's caller. Both
  * protocol eras get the same tools; the Tasks extension's methods exist only
  * on the 2026-07-28 era, where a client declares extensions per request.
+ *
+ * `messageOf` gives the request's parsed body, when known: a server is built
+ * for every request, and registering what that request cannot use is most of
+ * its cost (see `needs`).
  */
-export function serverFactory(options: ServerFactoryOptions) {
+export function serverFactory(
+  options: ServerFactoryOptions,
+  messageOf: (ctx: McpRequestContext) => unknown = () => undefined,
+) {
   const { catalogue, backend } = options;
-  return ({ era, authInfo }: McpRequestContext): McpServer => {
+  const tools = catalogue.entries.map((entry) => ({
+    entry,
+    registration: {
+      ...entry.registration,
+      scopeChallenge: scopeChallenge(entry.definition, backend),
+    },
+  }));
+  const byName = new Map(tools.map((tool) => [tool.entry.definition.name, tool]));
+  return (ctx: McpRequestContext): McpServer => {
     const scope: RequestScope = {
-      caller: callerOf(authInfo),
+      caller: callerOf(ctx.authInfo),
       backend,
       auditor: options.auditor,
       audit: options.audit,
@@ -62,16 +77,30 @@ export function serverFactory(options: ServerFactoryOptions) {
         cacheHints: { "tools/list": SAME_FOR_EVERYONE, "server/discover": SAME_FOR_EVERYONE },
       },
     );
-    for (const entry of catalogue.entries) {
-      server.registerTool(
-        entry.definition.name,
-        { ...entry.registration, scopeChallenge: scopeChallenge(entry.definition, backend) },
-        toolCallback(entry, scope),
-      );
+    const need = needs(messageOf(ctx));
+    const called = need.tool === undefined ? undefined : byName.get(need.tool);
+    for (const { entry, registration } of called ? [called] : tools) {
+      server.registerTool(entry.definition.name, registration, toolCallback(entry, scope));
     }
-    if (era === "modern") registerTaskMethods(server, scope);
+    if (ctx.era === "modern") registerTaskMethods(server, scope, { handlers: need.taskMethods });
     return server;
   };
+}
+
+/**
+ * What a request needs registered to be answered exactly as a server with
+ * everything would answer it: a call of a tool only that tool (an unknown
+ * name gets them all, so the SDK's "not found" is unchanged); the Tasks
+ * extension's handlers only a tasks/ method. Anything else, a batch included,
+ * gets everything.
+ */
+export function needs(message: unknown): { tool?: string; taskMethods: boolean } {
+  if (!isRecord(message) || typeof message.method !== "string") return { taskMethods: true };
+  if (message.method === "tools/call" && isRecord(message.params)) {
+    const { name } = message.params;
+    return typeof name === "string" ? { tool: name, taskMethods: false } : { taskMethods: false };
+  }
+  return { taskMethods: message.method.startsWith("tasks/") };
 }
 
 /**

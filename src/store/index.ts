@@ -1,5 +1,4 @@
 import type { Logger } from "../logger.js";
-import { openPostgresStore } from "./postgres.js";
 import { openSqliteStore } from "./sqlite.js";
 import type { Store } from "./types.js";
 
@@ -17,10 +16,12 @@ export interface StoreOptions {
  * Migrated before it is returned. Fails with a StoreStartupError whose
  * message is one line naming the variable to fix, without credentials.
  */
-export function createStore(options: StoreOptions): Promise<Store> {
-  return options.databaseUrl
-    ? openPostgresStore({ url: options.databaseUrl, logger: options.logger })
-    : openSqliteStore({ path: options.sqlitePath, logger: options.logger });
+export async function createStore(options: StoreOptions): Promise<Store> {
+  if (!options.databaseUrl)
+    return openSqliteStore({ path: options.sqlitePath, logger: options.logger });
+  // Loaded only when used (the PostgreSQL client is part of every cold start otherwise).
+  const { openPostgresStore } = await import("./postgres.js");
+  return openPostgresStore({ url: options.databaseUrl, logger: options.logger });
 }
 
 export { StoreStartupError, StoreUnavailable } from "./errors.js";

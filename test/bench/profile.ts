@@ -40,18 +40,23 @@ export interface ProfileSummary {
   self: Cost[];
   inclusive: Cost[];
   areas: { area: string; pct: number }[];
+  /** Self time of each function plus the Node and native frames it called directly (no package in between). */
+  chargedFunctions: Cost[];
+  /** Self time of Node and native frames charged to the nearest package or file of ours above them. */
+  charged: { area: string; pct: number }[];
   /** Inclusive share of a few named costs the lead asked about. */
   named: { cost: string; pct: number }[];
 }
 
-const ROOT = /^file:\/\/.*?\/(?:dist\/)?/;
+/** Our built code: everything after `dist/`. */
+const OURS = /^.*?\/dist\//;
 
 /** Where a frame's code lives, short. */
 function whereOf(frame: CallFrame): string {
   if (!frame.url) return "";
   const url = frame.url.replace(/^file:\/\//, "");
   const nm = url.lastIndexOf("/node_modules/");
-  const short = nm >= 0 ? url.slice(nm + "/node_modules/".length) : url.replace(/^.*?\/dist\//, "");
+  const short = nm >= 0 ? url.slice(nm + "/node_modules/".length) : url.replace(OURS, "");
   return `${short}:${frame.lineNumber + 1}`;
 }
 
@@ -69,61 +74,83 @@ function areaOf(frame: CallFrame): string {
     const rest = url.slice(nm + "/node_modules/".length).split("/");
     return rest[0]?.startsWith("@") ? `${rest[0]}/${rest[1]}` : (rest[0] ?? url);
   }
-  const ours = url.replace(ROOT, "");
+  const ours = url.replace(OURS, "");
   const [top, dir] = ours.split("/");
   if (top === "src") return `ours: src/${dir?.endsWith(".js") ? dir : `${dir}/`}`;
   if (top === "tools") return "ours: tools/";
   return ours;
 }
 
-const keyOf = (frame: CallFrame) =>
-  `${frame.functionName || "(anonymous)"}\u0000${whereOf(frame)}`;
+const keyOf = (frame: CallFrame) => `${frame.functionName || "(anonymous)"}\u0000${whereOf(frame)}`;
 
 /**
- * Costs the lead asked about (issue 12's v1 profile), matched on the frames
- * of a sample's stack: a sample counts once per cost when any frame matches.
+ * Costs the lead asked about (issue 12's v1 profile) and the ones this
+ * profile shows, matched on the frames of a sample's stack: a sample counts
+ * once per cost when any frame matches. Only self-contained costs are named:
+ * a middleware's stack holds everything that runs after it (express calls
+ * `next` inside it), so middleware is measured by self time instead.
  */
 const NAMED: { cost: string; match: (frame: CallFrame) => boolean }[] = [
   {
-    cost: "token verification (verifyAccessToken, incl. cache)",
-    match: (f) => f.functionName === "verifyAccessToken",
-  },
-  {
-    cost: "ES256 / JWS verification (jose)",
-    match: (f) => f.url.includes("/jose/") && /verify|flattenedVerify|compactVerify/i.test(f.functionName),
-  },
-  {
-    cost: "bearer middleware (requireBearer)",
-    match: (f) => f.url.includes("/auth/bearer.js"),
+    cost: "ES256 signature verification (jose → WebCrypto)",
+    match: (f) => f.functionName === "verifySignature" || f.functionName === "ecdsaSignVerify",
   },
   { cost: "Ajv (compile or validate)", match: (f) => f.url.includes("/ajv/") },
   {
     cost: "zod → JSON Schema (toJSONSchema)",
-    match: (f) => /toJSONSchema|JSONSchemaGenerator|^process$/.test(f.functionName) && f.url.includes("/zod/"),
+    match: (f) => f.functionName === "toJSONSchema" && f.url.includes("/zod/"),
   },
-  { cost: "zod (all)", match: (f) => f.url.includes("/zod/") },
   {
-    cost: "body parsing (our jsonBody / express.json / raw-body)",
+    cost: "zod parsing (safeParse/parse)",
     match: (f) =>
-      f.url.includes("/http/json-body.js") ||
-      f.url.includes("/body-parser/") ||
-      f.url.includes("/raw-body/"),
+      /^(safeParse|parse|_parse|validate)$/.test(f.functionName) && f.url.includes("/zod/"),
   },
-  { cost: "the scope gate (src/mcp/gate.js)", match: (f) => f.url.includes("/mcp/gate.js") },
-  { cost: "per-request McpServer (serverFactory)", match: (f) => f.url.includes("/mcp/server.js") },
+  {
+    cost: "MCP era classification (classifyInboundRequest: our gate and the SDK each run it)",
+    match: (f) => f.functionName === "classifyInboundRequest",
+  },
+  {
+    cost: "Node request → Web Request (toWebRequest, toNodeHandler's bridge)",
+    match: (f) => f.functionName === "toWebRequest",
+  },
+  {
+    cost: "building the per-request McpServer (src/mcp/server.js)",
+    match: (f) => f.url.includes("/mcp/server.js"),
+  },
   {
     cost: "McpServer.registerTool",
-    match: (f) => f.functionName === "registerTool" || f.functionName === "_createRegisteredTool",
+    match: (f) => f.functionName === "registerTool",
   },
-  { cost: "the SDK (@modelcontextprotocol/*)", match: (f) => f.url.includes("/@modelcontextprotocol/") },
-  { cost: "toNodeHandler / Web Request-Response bridge", match: (f) => /toNodeHandler|toWebRequest|writeWebResponse/i.test(f.functionName) || f.url.includes("/@hono/node-server/") },
-  { cost: "undici (Request/Response/Headers objects)", match: (f) => f.url.includes("undici") },
-  { cost: "express (router, middleware)", match: (f) => f.url.includes("/express/") || f.url.includes("/router/") },
-  { cost: "the tool (tools/*)", match: (f) => f.url.includes("/dist/tools/") },
-  { cost: "backend.listTasks (src/workflows/local/engine.js)", match: (f) => f.functionName === "listTasks" },
+  {
+    cost: "SdkError construction (stack capture)",
+    match: (f) => f.functionName === "SdkError",
+  },
+  {
+    cost: "Web Request/ReadableStream objects (undici, web streams)",
+    match: (f) => f.url.includes("undici") || f.url.includes("webstreams"),
+  },
+  {
+    cost: "AbortController/AbortSignal",
+    match: (f) => /AbortController|AbortSignal|createAbortSignal/.test(f.functionName),
+  },
+  {
+    cost: "backend.listTasks (src/workflows/local/engine.js)",
+    match: (f) => f.functionName === "listTasks",
+  },
+  { cost: "the tools (tools/*)", match: (f) => f.url.includes("/dist/tools/") },
+  {
+    cost: "socket writes (writev/write syscalls)",
+    match: (f) =>
+      f.functionName === "writev" ||
+      f.functionName === "writeUtf8String" ||
+      f.functionName === "writeBuffer",
+  },
   { cost: "pino (logging)", match: (f) => f.url.includes("/pino") },
   { cost: "GC", match: (f) => f.functionName === "(garbage collector)" },
 ];
+
+const isPlatform = (area: string) =>
+  area.startsWith("Node core") || area.startsWith("native") || area.startsWith("V8");
 
 /**
  * Summarizes the samples taken between `from` and `to` (µs on the profile's
@@ -145,6 +172,8 @@ export function summarize(
   const inclusive = new Map<string, number>();
   const areas = new Map<string, number>();
   const named = new Map<string, number>();
+  const charged = new Map<string, number>();
+  const chargedFunctions = new Map<string, number>();
   let samples = 0;
   let busy = 0;
   let idle = 0;
@@ -166,9 +195,18 @@ export function summarize(
     areas.set(area, (areas.get(area) ?? 0) + 1);
     const seen = new Set<string>();
     const seenNamed = new Set<string>();
+    let chargedTo: string | undefined;
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const frame = byId.get(id)?.callFrame;
       if (!frame) break;
+      if (chargedTo === undefined && frame.functionName !== "(root)") {
+        const frameArea = areaOf(frame);
+        if (!isPlatform(frameArea)) {
+          chargedTo = frameArea;
+          const k = keyOf(frame);
+          chargedFunctions.set(k, (chargedFunctions.get(k) ?? 0) + 1);
+        }
+      }
       const k = keyOf(frame);
       if (!seen.has(k)) {
         seen.add(k);
@@ -181,6 +219,8 @@ export function summarize(
         }
       }
     }
+    chargedTo ??= "Node core, under no package (event loop, HTTP parser, socket I/O)";
+    charged.set(chargedTo, (charged.get(chargedTo) ?? 0) + 1);
   }
   const pct = (n: number) => (busy === 0 ? 0 : Math.round((n / busy) * 1000) / 10);
   const costs = (map: Map<string, number>, skip: (name: string) => boolean = () => false) =>
@@ -202,6 +242,10 @@ export function summarize(
     areas: [...areas.entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([area, n]) => ({ area, pct: pct(n) })),
+    chargedFunctions: costs(chargedFunctions),
+    charged: [...charged.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, n]) => ({ area, pct: pct(n) })),
     named: NAMED.map(({ cost }) => ({ cost, pct: pct(named.get(cost) ?? 0) })),
   };
 }
@@ -211,8 +255,14 @@ export function formatSummary(title: string, summary: ProfileSummary): string {
     `${title}: ${summary.busySamples} busy samples (${summary.idlePct}% idle) in the window`,
     "  Self time by area:",
     ...summary.areas.slice(0, 16).map((a) => `    ${a.pct.toFixed(1).padStart(5)}%  ${a.area}`),
-    "  Named costs (inclusive, % of busy samples):",
+    "  Self time charged to the nearest package or file of ours (Node/native frames to their caller):",
+    ...summary.charged.slice(0, 16).map((a) => `    ${a.pct.toFixed(1).padStart(5)}%  ${a.area}`),
+    "  Named costs (on the stack, % of busy samples):",
     ...summary.named.map((n) => `    ${n.pct.toFixed(1).padStart(5)}%  ${n.cost}`),
+    "  Top functions, self time plus the Node/native calls they made directly:",
+    ...summary.chargedFunctions.map(
+      (c) => `    ${c.pct.toFixed(1).padStart(5)}%  ${c.name}  ${c.where}`,
+    ),
     "  Top self time:",
     ...summary.self.map((c) => `    ${c.pct.toFixed(1).padStart(5)}%  ${c.name}  ${c.where}`),
     "  Top inclusive time:",

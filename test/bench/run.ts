@@ -8,16 +8,17 @@
  *   node dist/test/bench/run.js              the bench (about 3 minutes)
  *   node dist/test/bench/run.js --quick      one short round of everything (a smoke test)
  *   node dist/test/bench/run.js --profile    a CPU profile of (a) under load instead
+ *                                            (--profile=baseline|handler|ceiling: of another target)
  *
  * Options: --rounds=N --seconds=S (headline tools/call), --secondary-rounds=N
  * --secondary-seconds=S (other requests, at concurrency 10), --cold-starts=N,
- * --sustain=S (the memory run), --out=FILE. Results: test-results/bench-results.json.
+ * --sustain=S (the memory run), --log-level=LEVEL (of (a) and (b); default warn),
+ * --out=FILE. Results: test-results/bench-results.json.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { startTestIssuer, type TestIssuer } from "../helpers/issuer.js";
 import { type Credentials, type LoadResult, load } from "./load.js";
 import { type CpuProfile, formatSummary, type ProfileSummary, summarize } from "./profile.js";
@@ -46,7 +47,8 @@ function option(name: string, fallback: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
 }
-const RESULTS_DIR = fileURLToPath(new URL("../../../test-results/", import.meta.url));
+/** npm runs scripts from the package's root: results go to its test-results/ (gitignored). */
+const RESULTS_DIR = resolve("test-results");
 const outArg = argv.find((a) => a.startsWith("--out="))?.slice("--out=".length);
 
 const settings = {
@@ -60,9 +62,10 @@ const settings = {
   coldStarts: option("cold-starts", quick ? 1 : 3),
   sustainSeconds: Math.round(option("sustain", quick ? 6 : 20)),
   sustainConcurrency: 10,
-  /** The memory run is "flat" when RSS grows by at most this much per 10k requests (≈100 B/request). */
-  flatMbPer10k: 1,
-  logLevel: "warn",
+  /** The memory run is "flat" when the heap after full GCs grows at most this much per 10k requests (50 B/request). */
+  flatMbPer10k: 0.5,
+  /** warn: a line per request (info) is a cost of its own, measured apart; see the README. */
+  logLevel: argv.find((a) => a.startsWith("--log-level="))?.slice("--log-level=".length) ?? "warn",
 };
 
 /** The targets the issue sets (ratios of (a) at each concurrency). */
@@ -74,7 +77,7 @@ function specs(issuer: TestIssuer): TargetSpec[] {
   return [
     {
       id: "ours",
-      label: "(a) workflows-mcp: JWT + gate + createMcpHandler",
+      label: "(a) workflows-mcp: JWT validation, gate, the SDK's per-request serving",
       script: MAIN,
       env: {
         PUBLIC_URL,
@@ -161,7 +164,12 @@ function groups(): Group[] {
         { target: "ours", request: R.rejectedEach },
       ],
     },
-    { name: "2026-07-28 server/discover", concurrency: c, headline: false, units: modern(R.discover) },
+    {
+      name: "2026-07-28 server/discover",
+      concurrency: c,
+      headline: false,
+      units: modern(R.discover),
+    },
     {
       name: "2026-07-28 tools/list",
       concurrency: c,
@@ -230,8 +238,7 @@ function summary(m: Measured): Summary {
 }
 
 const log = (line = "") => process.stdout.write(`${line}\n`);
-const fmt = (value: number, digits = 0) =>
-  Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
 const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
 const mark = (ok: boolean) => (ok ? "met" : "NOT met");
 
@@ -282,6 +289,8 @@ async function bench() {
   const cleanup = async () => {
     await Promise.allSettled([...running.values()].map((t) => t.stop()));
     await issuer.close();
+    const fixed = byId("ceiling").env.BENCH_FIXED_FILE;
+    if (fixed) rmSync(fixed, { force: true });
   };
   process.once("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
@@ -390,15 +399,15 @@ async function bench() {
       targetSpecs.map((s) => [s.id, memoryOf(targetOf(s.id).pid)?.peakMb ?? Number.NaN]),
     );
 
-    // The memory run: ours alone, sustained, RSS against requests served.
-    for (const id of ["baseline", "handler", "ceiling"] as const) {
+    // The memory run: a fresh (a) alone, sustained, memory against requests served.
+    for (const id of ["ours", "baseline", "handler", "ceiling"] as const) {
       await running.get(id)?.stop();
       running.delete(id);
     }
     log(
       `Memory run: (a) tools/call list_tasks for ${settings.sustainSeconds} s at concurrency ${settings.sustainConcurrency} …`,
     );
-    const sustained = await sustain(targetOf("ours"), credentials);
+    const sustained = await sustain(byId("ours"), credentials);
 
     const summaries = [...measured.values()].map(summary);
     const find = (target: TargetId, request: string, concurrency: number) =>
@@ -483,7 +492,12 @@ async function bench() {
       headline: roundDeep(headline),
       cells: roundDeep(summaries),
       coldStart: roundDeep(coldStart),
-      memory: roundDeep({ idleRssMb: idleRss, peakRssUnderLoadMb: peakRss, vmHwmMb: hwm, sustained }),
+      memory: roundDeep({
+        idleRssMb: idleRss,
+        peakRssUnderLoadMb: peakRss,
+        vmHwmMb: hwm,
+        sustained,
+      }),
       contentTypes,
       skipped: Object.fromEntries(skipped),
     };
@@ -496,51 +510,148 @@ async function bench() {
   }
 }
 
-/** Ours under a sustained load, RSS sampled 4×/s: its slope per 10k requests after warm-up. */
-async function sustain(target: RunningTarget, credentials: Credentials) {
+/** A `--trace-gc` line: which collection, and the heap after it (MB). */
+const GC_LINE =
+  /(Scavenge|Minor Mark-Compact|Mark-Compact|Mark-sweep)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \(([\d.]+)\) MB/;
+
+/**
+ * The memory run: a fresh (a) with `--trace-gc` under a sustained load. Two
+ * measures against requests served, after a warm-up: the V8 heap left after
+ * each full (mark-compact) collection, which is what a leak grows (the
+ * verdict), and the RSS floor per second, which is noisier (V8 and the
+ * allocator keep and return pages as they please; shown for information).
+ */
+async function sustain(spec: TargetSpec, credentials: Credentials) {
+  const gcs: {
+    atMs: number;
+    kind: string;
+    beforeMb: number;
+    heapMb: number;
+    committedMb: number;
+  }[] = [];
+  let partial = "";
+  const target = await startTarget(spec, {
+    token: credentials.token,
+    nodeArgs: ["--trace-gc"],
+    onOutput: (chunk) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const match = GC_LINE.exec(line);
+        if (match) {
+          gcs.push({
+            atMs: performance.now(),
+            kind: match[1] ?? "",
+            beforeMb: Number(match[2]),
+            heapMb: Number(match[3]),
+            committedMb: Number(match[4]),
+          });
+        }
+      }
+    },
+  });
   const sampler = sampleMemory(target.pid, 250);
   const ticks: { atMs: number; total: number }[] = [];
   let total = 0;
-  const result = await load({
-    url: target.url,
-    request: REQUESTS.listTasks,
-    connections: settings.sustainConcurrency,
-    seconds: settings.sustainSeconds,
-    credentials,
-    onTick: (responses) => {
-      total += responses;
-      ticks.push({ atMs: performance.now(), total });
-    },
-  });
-  sampler.stop();
-  // Per second: the lowest RSS seen (after that second's collections), against requests so far.
+  let result: LoadResult;
+  try {
+    result = await load({
+      url: target.url,
+      request: REQUESTS.listTasks,
+      connections: settings.sustainConcurrency,
+      seconds: settings.sustainSeconds,
+      credentials,
+      onTick: (responses) => {
+        total += responses;
+        ticks.push({ atMs: performance.now(), total });
+      },
+    });
+  } finally {
+    sampler.stop();
+    await target.stop();
+  }
+  /** Requests served by a moment, interpolated between the ticks around it. */
+  const requestsAt = (atMs: number) => {
+    let before = { atMs: (ticks[0]?.atMs ?? 0) - 1000, total: 0 };
+    for (const tick of ticks) {
+      if (tick.atMs >= atMs) {
+        const span = tick.atMs - before.atMs;
+        const share = span > 0 ? (atMs - before.atMs) / span : 0;
+        return before.total + share * (tick.total - before.total);
+      }
+      before = tick;
+    }
+    return before.total;
+  };
+  const warmupSeconds = Math.max(3, Math.floor(ticks.length / 4));
+  const since = (ticks[warmupSeconds - 1] ?? ticks[0])?.atMs ?? 0;
+  const until = ticks.at(-1)?.atMs ?? Number.POSITIVE_INFINITY;
+
+  // Allocated between collections: the heap before each one minus the heap after the previous.
+  const inWindow = gcs.filter((g) => g.atMs >= since && g.atMs <= until);
+  let allocatedMb = 0;
+  for (let i = 1; i < inWindow.length; i++) {
+    allocatedMb += Math.max(
+      0,
+      (inWindow[i] as { beforeMb: number }).beforeMb -
+        (inWindow[i - 1] as { heapMb: number }).heapMb,
+    );
+  }
+  const windowRequests =
+    inWindow.length > 1
+      ? requestsAt((inWindow.at(-1) as { atMs: number }).atMs) -
+        requestsAt((inWindow[0] as { atMs: number }).atMs)
+      : Number.NaN;
+  const fullGcs = gcs.filter(
+    (g) => g.kind === "Mark-Compact" && g.atMs >= since && g.atMs <= until,
+  );
+  const heapFit = linearFit(fullGcs.map((g) => ({ x: requestsAt(g.atMs) / 10_000, y: g.heapMb })));
+
+  // Per second: the lowest RSS seen, against requests so far.
   const buckets = ticks.map((tick, i) => {
     const from = i === 0 ? 0 : (ticks[i - 1] as { atMs: number }).atMs;
-    const inSecond = sampler.samples.filter((s) => s.atMs > from && s.atMs <= tick.atMs);
+    const inSecond = sampler.samples.filter((x) => x.atMs > from && x.atMs <= tick.atMs);
     return {
-      second: i + 1,
       requests: tick.total,
-      minRssMb: Math.min(...inSecond.map((s) => s.rssMb)),
-      maxRssMb: Math.max(...inSecond.map((s) => s.rssMb)),
+      minRssMb: inSecond.length ? Math.min(...inSecond.map((x) => x.rssMb)) : Number.NaN,
     };
   });
-  const warmup = Math.max(3, Math.floor(buckets.length / 4));
-  const kept = buckets.slice(warmup).filter((b) => Number.isFinite(b.minRssMb));
-  const fit = linearFit(kept.map((b) => ({ x: b.requests / 10_000, y: b.minRssMb })));
-  const first = kept[0];
-  const last = kept.at(-1);
+  const kept = buckets.slice(warmupSeconds).filter((b) => Number.isFinite(b.minRssMb));
+  const rssFit = linearFit(kept.map((b) => ({ x: b.requests / 10_000, y: b.minRssMb })));
   return {
     seconds: result.seconds,
     requests: result.responses,
     rps: result.rps,
     failures: result.failures,
-    warmupSeconds: warmup,
-    slopeMbPer10kRequests: fit.slope,
-    r2: fit.r2,
-    growthMb: first && last ? last.minRssMb - first.minRssMb : Number.NaN,
+    warmupSeconds,
     toleranceMbPer10k: settings.flatMbPer10k,
-    flat: fit.slope <= settings.flatMbPer10k,
-    buckets,
+    heapAfterFullGc: {
+      collections: fullGcs.length,
+      slopeMbPer10kRequests: heapFit.slope,
+      r2: heapFit.r2,
+      mb: fullGcs.map((g) => g.heapMb),
+    },
+    scavenges: gcs.filter((g) => g.kind !== "Mark-Compact").length,
+    /** What V8 allocated per request served, from the heap sizes around each collection. */
+    allocatedKbPerRequest: (allocatedMb * 1024) / windowRequests,
+    /** The most the V8 heap held (before a collection) and had committed, after the warm-up. */
+    heapPeakMb: Math.max(0, ...gcs.filter((g) => g.atMs >= since).map((g) => g.beforeMb)),
+    heapCommittedPeakMb: Math.max(
+      0,
+      ...gcs.filter((g) => g.atMs >= since).map((g) => g.committedMb),
+    ),
+    rss: {
+      slopeMbPer10kRequests: rssFit.slope,
+      r2: rssFit.r2,
+      growthMb: (kept.at(-1)?.minRssMb ?? Number.NaN) - (kept[0]?.minRssMb ?? Number.NaN),
+      peakMb: sampler.peakMb(),
+      floorPerSecondMb: buckets.map((b) => b.minRssMb),
+    },
+    /** Undefined when too few full collections happened after the warm-up to tell. */
+    flat:
+      fullGcs.length >= 3
+        ? heapFit.slope <= settings.flatMbPer10k
+        : (undefined as boolean | undefined),
   };
 }
 
@@ -582,7 +693,9 @@ function printReport(r: {
       ? `[${fmt(Math.min(...values), 2)}–${fmt(Math.max(...values), 2)}]`
       : "";
 
-  log("\ntools/call list_tasks (read-only; the backend lists the fixture tasks): one row per target");
+  log(
+    "\ntools/call list_tasks (read-only; the backend lists the fixture tasks): one row per target",
+  );
   log(header);
   for (const c of settings.concurrencies) {
     const at = (target: TargetId, request: string) =>
@@ -607,9 +720,13 @@ function printReport(r: {
     }
     log("");
   }
-  log("  ± is the spread of req/s between rounds (coefficient of variation); p50/p99 pool every round.");
+  log(
+    "  ± is the spread of req/s between rounds (coefficient of variation); p50/p99 pool every round.",
+  );
 
-  log("\nGoals for (a), authorized tools/call (ratio of mean req/s; [min–max] of the per-round ratios):");
+  log(
+    "\nGoals for (a), authorized tools/call (ratio of mean req/s; [min–max] of the per-round ratios):",
+  );
   for (const row of r.headline) {
     for (const [era, v] of [
       ["2025-11-25", row.legacy],
@@ -623,10 +740,12 @@ function printReport(r: {
   }
   const s = r.sustained;
   log(
-    `  memory flat under a sustained run: ${fmt(s.slopeMbPer10kRequests, 2)} MB per 10k requests (tolerance ${s.toleranceMbPer10k}) → ${s.flat ? "flat: met" : "growing: NOT met"}`,
+    `  memory flat under a sustained run (heap after full GCs): ${s.flat === undefined ? `undetermined (${s.heapAfterFullGc.collections} full GCs)` : `${fmt(s.heapAfterFullGc.slopeMbPer10kRequests, 2)} MB per 10k requests (tolerance ${s.toleranceMbPer10k}) → ${s.flat ? "flat: met" : "growing: NOT met"}`}`,
   );
 
-  log(`\nOther requests, concurrency ${settings.secondaryConcurrency} (ours/(b) for 2025-11-25 requests; ours/(b2) for 2026-07-28 ones)`);
+  log(
+    `\nOther requests, concurrency ${settings.secondaryConcurrency} (ours/(b) for 2025-11-25 requests; ours/(b2) for 2026-07-28 ones)`,
+  );
   log(
     `      ${"request".padEnd(44)}${"target".padEnd(18)}${"req/s".padStart(8)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"fail".padStart(6)}  statuses`,
   );
@@ -645,7 +764,9 @@ function printReport(r: {
       (s) => s.request === request.id && s.concurrency === settings.secondaryConcurrency,
     );
     const ours = cells.find((s) => s.target === "ours");
-    const reference = cells.find((s) => s.target === (request.era === "2025-11-25" ? "baseline" : "handler"));
+    const reference = cells.find(
+      (s) => s.target === (request.era === "2025-11-25" ? "baseline" : "handler"),
+    );
     for (const s of cells) {
       const statuses = Object.entries(s.statuses)
         .map(([k, v]) => `${k}×${v}`)
@@ -660,11 +781,22 @@ function printReport(r: {
       );
     }
   }
-  log("  The rejected-token requests go to (a) only ((b) and (c) authorize nothing): every answer must be 401.");
-  log("  'same forged token' is answered from the verifier's rejection cache after the first; 'a new forged");
-  log("  token each' pays a full ES256 verification every time (an attacker's flood of distinct tokens).");
+  log(
+    "  (a)'s 2026-07-28 tools/call row is its concurrency-10 row of the table above (all its rounds).",
+  );
+  log(
+    "  The rejected-token requests go to (a) only ((b) and (c) authorize nothing): every answer must be 401.",
+  );
+  log(
+    "  'same forged token' is answered from the verifier's rejection cache after the first; 'a new forged",
+  );
+  log(
+    "  token each' pays a full ES256 verification every time (an attacker's flood of distinct tokens).",
+  );
 
-  log("\nMemory (RSS, MB)                     idle after start   peak under load   VmHWM (peak since spawn)");
+  log(
+    "\nMemory (RSS, MB)                     idle after start   peak under load   VmHWM (peak since spawn)",
+  );
   for (const spec of r.targetSpecs) {
     log(
       `  ${name[spec.id].padEnd(34)}${fmt(r.idleRss[spec.id] ?? Number.NaN, 1).padStart(16)}${fmt(r.peakRss[spec.id] ?? Number.NaN, 1).padStart(18)}${fmt(r.hwm[spec.id] ?? Number.NaN, 1).padStart(18)}`,
@@ -675,10 +807,18 @@ function printReport(r: {
     `  peak ratios: ours/(b) ${fmt(ratio(idleOf("ours"), idleOf("baseline")), 2)}×, ours/(c) ${fmt(ratio(idleOf("ours"), idleOf("ceiling")), 2)}×`,
   );
   log(
-    `  sustained (a): ${s.requests} requests in ${fmt(s.seconds, 0)} s (${fmt(s.rps)} req/s, ${s.failures} failures); after a ${s.warmupSeconds} s warm-up the per-second RSS floor moves ${fmt(s.slopeMbPer10kRequests, 2)} MB per 10k requests (r² ${fmt(s.r2, 2)}), ${fmt(s.growthMb, 1)} MB in all`,
+    `  sustained (a), a fresh process with --trace-gc: ${s.requests} requests in ${fmt(s.seconds, 0)} s (${fmt(s.rps)} req/s, ${s.failures} failures); after a ${s.warmupSeconds} s warm-up:`,
   );
   log(
-    `  RSS floor per second: ${s.buckets.map((b) => fmt(b.minRssMb, 0)).join(" ")}`,
+    `    V8 heap after each full GC (${s.heapAfterFullGc.collections} of them; ${s.scavenges} scavenges): ${s.heapAfterFullGc.mb.map((v) => fmt(v, 1)).join(" ")} MB → ${fmt(s.heapAfterFullGc.slopeMbPer10kRequests, 2)} MB per 10k requests; heap peak ${fmt(s.heapPeakMb, 0)} MB, committed up to ${fmt(s.heapCommittedPeakMb, 0)} MB; about ${fmt(s.allocatedKbPerRequest, 0)} KB allocated per request`,
+  );
+  log(
+    `    RSS floor per second: ${s.rss.floorPerSecondMb
+      .filter(Number.isFinite)
+      .map((v) => fmt(v, 0))
+      .join(
+        " ",
+      )} MB → ${fmt(s.rss.slopeMbPer10kRequests, 2)} MB per 10k requests (r² ${fmt(s.rss.r2, 2)}; informational: V8 and the allocator keep and return pages as they please)`,
   );
 
   log("\nCold start (spawn → first successful tools/call), median of runs");
@@ -716,9 +856,7 @@ function roundDeep<T>(value: T): T {
   if (typeof value === "number") return (Number.isInteger(value) ? value : round(value, 3)) as T;
   if (Array.isArray(value)) return value.map(roundDeep) as T;
   if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, roundDeep(v)]),
-    ) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, roundDeep(v)])) as T;
   }
   return value;
 }
@@ -735,7 +873,12 @@ async function profile() {
   const issuer = await startTestIssuer({ audience: RESOURCE });
   const token = await issuer.sign({ scope: SCOPES }, { expiresIn: 3_600 });
   const credentials: Credentials = { token, forged: forge(token) };
-  const spec = specs(issuer)[0] as TargetSpec;
+  const which = (argv.find((a) => a.startsWith("--profile="))?.slice("--profile=".length) ??
+    "ours") as TargetId;
+  const spec = specs(issuer).find((s) => s.id === which);
+  if (!spec)
+    throw new Error(`--profile=${which}: no such target (ours, baseline, handler, ceiling)`);
+  const send = spec.authorized ? { credentials } : {};
   const before = new Set(readdirSync(dir));
   const target = await startTarget(spec, {
     token,
@@ -744,18 +887,39 @@ async function profile() {
   const summaries: Record<string, ProfileSummary> = {};
   const windows: { name: string; request: BenchRequest; from: number; to: number }[] = [];
   try {
-    log(`Profiling (a) at concurrency 10: warm-up, then ${seconds} s per request …`);
-    await load({ url: target.url, request: REQUESTS.listTasks, connections: 10, seconds: 3, credentials });
-    await load({ url: target.url, request: REQUESTS.modernListTasks, connections: 10, seconds: 2, credentials });
-    for (const [name, request] of [
-      ["authorized tools/call list_tasks, 2025-11-25 client", REQUESTS.listTasks],
-      ["authorized tools/call list_tasks, 2026-07-28 client", REQUESTS.modernListTasks],
-      ["rejected: a new forged token per request", REQUESTS.rejectedEach],
-    ] as const) {
+    log(`Profiling ${spec.label} at concurrency 10: warm-up, then ${seconds} s per request …`);
+    const plan: [string, BenchRequest][] = [
+      [`tools/call list_tasks, 2025-11-25 client`, REQUESTS.listTasks],
+      ...(spec.modern
+        ? [
+            [`tools/call list_tasks, 2026-07-28 client`, REQUESTS.modernListTasks] as [
+              string,
+              BenchRequest,
+            ],
+          ]
+        : []),
+      ...(spec.authorized
+        ? [
+            ["rejected: a new forged token per request", REQUESTS.rejectedEach] as [
+              string,
+              BenchRequest,
+            ],
+          ]
+        : []),
+    ];
+    for (const [, request] of plan.slice(0, 2)) {
+      await load({ url: target.url, request, connections: 10, seconds: 2, ...send });
+    }
+    for (const [name, request] of plan) {
       const from = Number(process.hrtime.bigint() / 1000n);
-      const result = await load({ url: target.url, request, connections: 10, seconds, credentials });
+      const result = await load({ url: target.url, request, connections: 10, seconds, ...send });
       const to = Number(process.hrtime.bigint() / 1000n);
-      windows.push({ name: `${name} (${fmt(result.rps)} req/s under the profiler)`, request, from, to });
+      windows.push({
+        name: `${name} (${fmt(result.rps)} req/s under the profiler)`,
+        request,
+        from,
+        to,
+      });
     }
   } finally {
     await target.stop();
@@ -778,12 +942,14 @@ async function profile() {
     summaries[w.name] = s;
     log(`\n${formatSummary(w.name, s)}`);
   }
-  const out = join(RESULTS_DIR, "bench-profile.json");
+  const out = join(RESULTS_DIR, `bench-profile-${spec.id}.json`);
   writeFileSync(out, `${JSON.stringify({ profile: file, windows: summaries }, null, 2)}\n`);
   log(`Profile: ${file} (open it in Chrome DevTools or speedscope); summary: ${out}`);
 }
 
-(has("profile") ? profile() : bench()).catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+(argv.some((a) => a === "--profile" || a.startsWith("--profile=")) ? profile() : bench()).catch(
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

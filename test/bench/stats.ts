@@ -14,7 +14,9 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Coefficient of variation (stddev / mean), 0 for fewer than two values. */
@@ -44,7 +46,11 @@ export function linearFit(points: readonly { x: number; y: number }[]): {
     syy += (y - my) ** 2;
   }
   const slope = sxx === 0 ? 0 : sxy / sxx;
-  return { slope, intercept: my - slope * mx, r2: sxx === 0 || syy === 0 ? 0 : sxy ** 2 / (sxx * syy) };
+  return {
+    slope,
+    intercept: my - slope * mx,
+    r2: sxx === 0 || syy === 0 ? 0 : sxy ** 2 / (sxx * syy),
+  };
 }
 
 /** A growable list of numbers, sorted once at the end. */

@@ -68,7 +68,13 @@ async function freePort(): Promise<number> {
  */
 export async function startTarget(
   spec: TargetSpec,
-  options: { token?: string; nodeArgs?: string[]; timeoutMs?: number } = {},
+  options: {
+    token?: string;
+    nodeArgs?: string[];
+    timeoutMs?: number;
+    /** Every chunk the process writes (stdout and stderr), as it arrives. */
+    onOutput?: (chunk: string) => void;
+  } = {},
 ): Promise<RunningTarget> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `bench-${spec.id}-`));
@@ -88,6 +94,7 @@ export async function startTarget(
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding("utf8");
     stream?.on("data", (chunk: string) => {
+      options.onOutput?.(chunk);
       if (output.length < 200) output.push(chunk);
     });
   }

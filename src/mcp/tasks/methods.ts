@@ -29,6 +29,10 @@ export function declaresTasks(ctx: ServerContext): boolean {
 /** A run's result as the task's `result`: what start_task_run answers for it. */
 export const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run));
 
+// The SDK lifts `inputResponses` out of params (ctx.mcpReq.inputResponses), as for any
+// multi round-trip request; there is nothing to deliver them to anyway.
+const UPDATE_PARAMS = UpdateTaskRequestV2Schema.shape.params.omit({ inputResponses: true });
+
 /**
  * The Tasks extension's methods (SEP-2663), over runs: `tasks/get` reads the
  * run, `tasks/cancel` cancels it, `tasks/update` has nothing to deliver (a
@@ -36,8 +40,15 @@ export const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run))
  * exactly as the tool it stands for, and sees only the runs the caller may
  * see: a task of someone else's run is "not found", like one that never was.
  */
-export function registerTaskMethods(server: McpServer, scope: RequestScope): void {
+export function registerTaskMethods(
+  server: McpServer,
+  scope: RequestScope,
+  { handlers }: { handlers: boolean } = { handlers: true },
+): void {
   server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
+  // Every answer declares the extension (server/discover lists it); only a
+  // tasks/ request needs its handlers, and a server is built per request.
+  if (!handlers) return;
 
   const runOfTask = async (taskId: string, action: "read" | "cancel") => {
     try {
@@ -59,9 +70,7 @@ export function registerTaskMethods(server: McpServer, scope: RequestScope): voi
 
   server.server.setRequestHandler(
     "tasks/update",
-    // The SDK lifts `inputResponses` out of params (ctx.mcpReq.inputResponses), as for any
-    // multi round-trip request; there is nothing to deliver them to anyway.
-    { params: UpdateTaskRequestV2Schema.shape.params.omit({ inputResponses: true }) },
+    { params: UPDATE_PARAMS },
     async ({ taskId }, ctx) => {
       requireDeclared(ctx);
       await runOfTask(taskId, "read");

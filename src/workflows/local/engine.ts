@@ -75,16 +75,26 @@ export class LocalEngine implements WorkflowBackend {
     return this.executor.stats();
   }
 
+  /**
+   * Tasks are registered once at start, so their descriptions (and the JSON
+   * Schemas of their inputs, which cost a zod conversion each) are computed
+   * once too, and frozen: they are shared by every caller.
+   */
+  private taskInfos: readonly TaskInfo[] | undefined;
+
   async listTasks(): Promise<TaskInfo[]> {
-    return [...this.tasks.values()].map((task) => ({
-      name: task.name,
-      description: task.description,
-      inputSchema: task.input
-        ? (z.toJSONSchema(task.input, { unrepresentable: "any" }) as Record<string, unknown>)
-        : undefined,
-      retry: task.retry,
-      timeoutSeconds: task.timeoutSeconds,
-    }));
+    this.taskInfos ??= deepFreeze(
+      [...this.tasks.values()].map((task) => ({
+        name: task.name,
+        description: task.description,
+        inputSchema: task.input
+          ? (z.toJSONSchema(task.input, { unrepresentable: "any" }) as Record<string, unknown>)
+          : undefined,
+        retry: task.retry,
+        timeoutSeconds: task.timeoutSeconds,
+      })),
+    );
+    return [...this.taskInfos];
   }
 
   taskNameOf(reference: string): string | undefined {
@@ -213,4 +223,13 @@ export class LocalEngine implements WorkflowBackend {
     if (!run) throw runNotFound(id, access, action);
     return run;
   }
+}
+
+/** Freezes a JSON-like value and everything in it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
