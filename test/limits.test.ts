@@ -188,6 +188,21 @@ describe("per-caller rate limits", () => {
     expect((await postMcp(stack.server.url, toolCall("list_task_runs"), carol)).status).toBe(200);
   });
 
+  it("every tool that starts a run counts: rerun_task_run too", async () => {
+    const erin = { authorization: `Bearer ${await stack.issuer.sign({ sub: "erin" })}` };
+    const call = (name: string, args: Record<string, unknown>) =>
+      postMcp(stack.server.url, toolCall(name, args), erin);
+    const [started] = await rpcMessages(await call("start_task_run", { task: "echo", input: [1] }));
+    const { id } = (started?.result as { structuredContent: { run: { id: string } } })
+      .structuredContent.run;
+    expect((await call("rerun_task_run", { id })).status).toBe(200);
+    const third = await call("rerun_task_run", { id });
+    expect(third.status).toBe(429);
+    expect((await errorBody(third)).error.message).toMatch(
+      /^Rate limit exceeded: at most 2 run starts a minute per caller/,
+    );
+  });
+
   it("a batch starting several runs counts each of them", async () => {
     const dave = { authorization: `Bearer ${await stack.issuer.sign({ sub: "dave" })}` };
     const batch = [1, 2, 3].map((id) =>

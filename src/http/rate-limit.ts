@@ -17,7 +17,7 @@ export interface RateLimits {
   byAddress: RequestHandler[];
   /** Per caller (issuer + subject), every authorized request. */
   byCaller: RequestHandler[];
-  /** Per caller, each run a request starts (after the gate, so refused starts cost nothing). */
+  /** Per caller, each run a request starts, as the gate counted them (so refused starts cost nothing). */
   runStarts: RequestHandler[];
   /** Where the counters live, for the banner. */
   describe(): string;
@@ -99,8 +99,9 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
   return {
     byAddress: limiter("address", limits.requestsPerMinute * ADDRESS_BUDGET_FACTOR, {}),
     byCaller: limiter("caller", limits.requestsPerMinute, { keyGenerator: callerKey }),
-    // One count per run a request starts: a 2025-era batch may start several.
-    runStarts: runs.length === 0 ? [] : [countEach(runStarts, runs[0] as RequestHandler)],
+    // One count per run a request starts (a 2025-era batch may start several), as the
+    // gate counted them from the tools' definitions (res.locals.runStarts).
+    runStarts: runs.length === 0 ? [] : [countEach(runs[0] as RequestHandler)],
     describe: () =>
       `${limits.requestsPerMinute || "unlimited"} requests and ${limits.runsPerMinute || "unlimited"} run starts a minute per caller, counted ${redis ? "in Redis (shared by every instance)" : "per instance"}`,
     close: async () => {
@@ -109,22 +110,10 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
   };
 }
 
-/** How many runs a JSON-RPC body starts. */
-function runStarts(body: unknown): number {
-  const messages = Array.isArray(body) ? body : [body];
-  return messages.filter(
-    (m) =>
-      typeof m === "object" &&
-      m !== null &&
-      (m as { method?: unknown }).method === "tools/call" &&
-      (m as { params?: { name?: unknown } }).params?.name === "start_task_run",
-  ).length;
-}
-
-/** Applies a limiter once per counted item; the first refusal answers. */
-function countEach(count: (body: unknown) => number, limiter: RequestHandler): RequestHandler {
+/** Applies a limiter once per run the request starts; the first refusal answers. */
+function countEach(limiter: RequestHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    let remaining = count(req.body);
+    let remaining: number = res.locals.runStarts ?? 0;
     const step = (error?: unknown) => {
       if (error !== undefined || remaining === 0 || res.headersSent) {
         if (!res.headersSent) next(error);

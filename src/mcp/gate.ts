@@ -11,7 +11,7 @@ import { demandOf, isRecord } from "./requirements.js";
 import type { ToolDefinition } from "./tool.js";
 
 export interface GateOptions {
-  tools: ReadonlyMap<string, Pick<ToolDefinition, "requires">>;
+  tools: ReadonlyMap<string, Pick<ToolDefinition, "requires" | "runOf">>;
   backend: Pick<WorkflowBackend, "taskNameOf">;
   resourceMetadataUrl: string;
   auditor: Auditor;
@@ -125,6 +125,14 @@ export function scopeGate(options: GateOptions) {
       });
       return;
     }
+    // What the run-start limit counts: calls of tools that start a run (they name it, `runOf`).
+    res.locals.runStarts = requests.filter(
+      (m) =>
+        m.method === "tools/call" &&
+        isRecord(m.params) &&
+        typeof m.params.name === "string" &&
+        options.tools.get(m.params.name)?.runOf !== undefined,
+    ).length;
     next();
   };
 }

@@ -72,8 +72,9 @@ export interface ToolDefinition<
   output: O;
   handler(input: z.infer<z.ZodObject<I>>, context: ToolContext): Promise<ToolResult<O>>;
   /**
-   * Long-running work: when the client declared the Tasks extension, the call
-   * answers with a task handle for this run instead of the result.
+   * A tool that starts a run names it here. Each call counts against the
+   * run-start limit, and when the client declared the Tasks extension the
+   * call answers with a task handle for this run instead of the result.
    */
   runOf?(output: z.infer<z.ZodObject<O>>): TaskRun;
   /** State-changing: every call is written to the audit trail with these facts. */
