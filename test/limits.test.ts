@@ -193,8 +193,9 @@ describe("per-caller rate limits", () => {
     const call = (name: string, args: Record<string, unknown>) =>
       postMcp(stack.server.url, toolCall(name, args), erin);
     const [started] = await rpcMessages(await call("start_task_run", { task: "echo", input: [1] }));
-    const { id } = (started?.result as { structuredContent: { run: { id: string } } })
-      .structuredContent.run;
+    const result = started?.result as { structuredContent: { run: { id: string } } } | undefined;
+    const id = result?.structuredContent.run.id;
+    expect(id).toMatch(/\S/);
     expect((await call("rerun_task_run", { id })).status).toBe(200);
     const third = await call("rerun_task_run", { id });
     expect(third.status).toBe(429);
