@@ -18,6 +18,9 @@ export interface ResourceMetadataOptions {
 /** A workflow with more tasks than this advertises the first ones only: a bounded document. */
 const MAX_ADVERTISED_TASKS = 200;
 
+/** How long the document may be cached (Cache-Control), and how long its task list is kept. */
+const MAX_AGE_SECONDS = 60;
+
 export const resourceMetadataUrl = (resource: string) =>
   getOAuthProtectedResourceMetadataUrl(new URL(resource));
 
@@ -29,6 +32,14 @@ export const resourceMetadataUrl = (resource: string) =>
  * fixed scopes alone (discovery must not fail because Render is slow).
  */
 export function resourceMetadataRouter(options: ResourceMetadataOptions): Router {
+  const taskNames = keptFor(MAX_AGE_SECONDS * 1000, async () => {
+    try {
+      return (await options.taskNames()).slice(0, MAX_ADVERTISED_TASKS);
+    } catch (error) {
+      options.logger.warn({ err: error }, "task list unavailable for scopes_supported");
+      return [];
+    }
+  });
   const handler = async (req: Request, res: Response) => {
     res.set("Access-Control-Allow-Origin", "*");
     if (req.method === "OPTIONS") {
@@ -45,12 +56,7 @@ export function resourceMetadataRouter(options: ResourceMetadataOptions): Router
         });
       return;
     }
-    let tasks: string[] = [];
-    try {
-      tasks = (await options.taskNames()).slice(0, MAX_ADVERTISED_TASKS);
-    } catch (error) {
-      options.logger.warn({ err: error }, "task list unavailable for scopes_supported");
-    }
+    const tasks = await taskNames();
     const metadata: OAuthProtectedResourceMetadata = {
       resource: options.resource,
       authorization_servers: [options.authorizationServer],
@@ -58,10 +64,25 @@ export function resourceMetadataRouter(options: ResourceMetadataOptions): Router
       bearer_methods_supported: ["header"],
       resource_name: options.resourceName,
     };
-    res.set("Cache-Control", "public, max-age=60").json(metadata);
+    res.set("Cache-Control", `public, max-age=${MAX_AGE_SECONDS}`).json(metadata);
   };
   const router = Router();
   router.all(new URL(resourceMetadataUrl(options.resource)).pathname, handler);
   router.all("/.well-known/oauth-protected-resource", handler);
   return router;
+}
+
+/**
+ * `load`'s answer, fetched at most once per `ttlMs` whatever the traffic
+ * (callers meanwhile share the fetch in flight): the document is public and
+ * unauthenticated, and on Render listing tasks is API calls under the
+ * server's own key, so anonymous traffic must not turn into Render traffic.
+ */
+function keptFor<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
+  let kept: { value: Promise<T>; until: number } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!kept || now >= kept.until) kept = { value: load(), until: now + ttlMs };
+    return kept.value;
+  };
 }
