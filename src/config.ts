@@ -1,18 +1,9 @@
 import { z } from "zod";
+import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.js";
 import { isLoopbackUrl } from "./http/loopback.js";
 import type { EngineLimitsInput } from "./workflows/local/limits.js";
 
 const DEFAULT_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
-/** Asymmetric JWS algorithms only: a symmetric alg would let anyone holding the public key sign. */
-const ASYMMETRIC_ALGORITHMS = new Set([
-  ...["RS", "PS"].flatMap((p) => ["256", "384", "512"].map((n) => `${p}${n}`)),
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
-  "Ed25519",
-]);
-
 const list = (value: string) =>
   value
     .split(",")

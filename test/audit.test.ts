@@ -2,17 +2,16 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/store/types.js";
 import { type RunningPostgres, startPostgres } from "./helpers/postgres.js";
-import { codeOf, runOf, textOf } from "./helpers/results.js";
+import { codeOf, runOf, start, textOf } from "./helpers/results.js";
 import {
   ALL_SCOPES,
-  connectClient,
   type McpTestClient,
   postMcp,
   postModern,
-  rpcMessages,
   type Stack,
   startStack,
   TASKS_CAPABILITY,
+  taskMethod,
   toolCall,
 } from "./helpers/stack.js";
 
@@ -48,18 +47,19 @@ interface AuditPage {
 describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (kind) => {
   let postgres: RunningPostgres | undefined;
   let stack: Stack;
-  const clients: McpTestClient[] = [];
   /** Every token handed to the server, and every task input sent: none may be printed. */
   const tokens: string[] = [];
   const inputs: string[] = [];
   const tokenOf: Record<string, string> = {};
 
   async function person(sub: string, scope: string, claims: Record<string, unknown> = {}) {
-    const token = await stack.issuer.sign({ sub, scope, client_id: `${sub}-cli`, ...claims });
-    tokens.push(token);
-    tokenOf[sub] = token;
-    const client = await connectClient(stack.server.url, token);
-    clients.push(client);
+    const client = await stack.connect(scope, "modern", {
+      sub,
+      client_id: `${sub}-cli`,
+      ...claims,
+    });
+    tokens.push(client.token);
+    tokenOf[sub] = client.token;
     return client;
   }
 
@@ -75,7 +75,6 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     admin = await person("root", "workflows:admin");
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled(clients.map((c) => c.close()));
     await stack?.close();
     await postgres?.close();
   });
@@ -107,22 +106,8 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     } while (cursor && pages.length < 100);
     return pages;
   }
-  const start = async (client: McpTestClient, task: string, input: unknown[], wait = 20) => {
-    const result = await client.callTool("start_task_run", { task, input, wait_seconds: wait });
-    expect(result.isError, textOf(result)).toBeFalsy();
-    return runOf(result);
-  };
-  const cancelTask = async (sub: string, taskId: string) =>
-    (
-      await rpcMessages(
-        await postModern(
-          stack.server.url,
-          "tasks/cancel",
-          { taskId },
-          { token: tokenOf[sub], capabilities: TASKS_CAPABILITY },
-        ),
-      )
-    ).at(-1) as { result?: unknown; error?: { code: number } };
+  const cancelTask = (sub: string, taskId: string) =>
+    taskMethod(stack.server.url, "tasks/cancel", taskId, tokenOf[sub] as string);
 
   it("start_task_run: one event in the log and the same one in the store, with stable names", async () => {
     const input = secret("start-input");

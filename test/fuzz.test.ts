@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { brotliDecompressSync, gunzipSync, gzipSync, inflateSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODERN, type Stack, startStack, TASKS_CAPABILITY } from "./helpers/stack.js";
+import { MODERN, mirroredName, type Stack, startStack, TASKS_CAPABILITY } from "./helpers/stack.js";
 
 const SEED = 20_260_728;
 /** Runs per property: enough to reach the odd corners, few enough to keep the file well under a minute. */
@@ -587,9 +587,6 @@ const VALID_CALL = JSON.stringify({
 });
 const GZIPPED_CALL = new Uint8Array(gzipSync(VALID_CALL));
 
-/** Where SEP-2243 mirrors Mcp-Name from, for the methods the header property sends. */
-const NAME_FIELD: Record<string, string> = { "tools/call": "name", "tasks/get": "taskId" };
-
 interface ModernTarget {
   method: string;
   params: Record<string, unknown>;
@@ -666,11 +663,7 @@ const modernTarget: fc.Arbitrary<ModernTarget> = fc
       status: fc.constant(target.status),
       error: fc.constant("error" in target ? target.error : undefined),
       methodHeader: headerVariant(target.method),
-      nameHeader: headerVariant(
-        NAME_FIELD[target.method]
-          ? (target.params as Record<string, string>)[NAME_FIELD[target.method] as string]
-          : undefined,
-      ),
+      nameHeader: headerVariant(mirroredName(target.method, target.params)),
     }),
   );
 
@@ -953,11 +946,9 @@ describe("fuzzing POST /mcp", () => {
         fc.nat(3).map((n) => n === 0),
         fc.nat(3).map((n) => n === 0),
         checked(async (target, version, methodChoice, nameChoice) => {
-          const mirroredName = NAME_FIELD[target.method]
-            ? (target.params[NAME_FIELD[target.method] as string] as string)
-            : undefined;
+          const expectedName = mirroredName(target.method, target.params);
           const method = methodChoice ? target.methodHeader : target.method;
-          const name = nameChoice ? target.nameHeader : mirroredName;
+          const name = nameChoice ? target.nameHeader : expectedName;
           const headers: Record<string, string> = { ...bearer(tokens.admin) };
           if (version !== undefined) headers["mcp-protocol-version"] = version;
           if (method !== undefined) headers["mcp-method"] = method;
@@ -979,7 +970,7 @@ describe("fuzzing POST /mcp", () => {
           const mirrored =
             version?.trim() === MODERN &&
             method?.trim() === target.method &&
-            (mirroredName === undefined || decodeName(name?.trim()) === mirroredName);
+            (expectedName === undefined || decodeName(name?.trim()) === expectedName);
           const [message] = wellFormed(answer, [mirrored ? target.status : 400]);
           const error = message?.error as { code: number } | undefined;
           if (!mirrored) expect(error?.code).toBe(-32020);

@@ -20,14 +20,13 @@ import {
   ALL_SCOPES,
   connectClient,
   type McpTestClient,
-  PUBLIC_URL,
   postModern,
   RESOURCE,
   rpcMessages,
   TASKS_CAPABILITY,
 } from "./helpers/stack.js";
 import { type FakeRenderApi, startFakeRenderApi } from "./render/fake-render-api.js";
-import { API_KEY } from "./render/stack.js";
+import { API_KEY, renderEnv } from "./render/stack.js";
 
 /**
  * Issue 10 on the render backend, spawned servers against the loopback
@@ -37,19 +36,6 @@ import { API_KEY } from "./render/stack.js";
  * writes to Render (4 at once, then one every 3 s), so these tests start few
  * runs and seed the rest straight into the fake, as runs started elsewhere.
  */
-
-function renderEnv(fake: FakeRenderApi, issuer: TestIssuer, dbPath: string, databaseUrl?: string) {
-  return {
-    PUBLIC_URL,
-    AUTH_ISSUER: issuer.issuer,
-    WORKFLOWS_BACKEND: "render",
-    RENDER_API_URL: fake.url,
-    RENDER_API_KEY: API_KEY,
-    RENDER_WORKFLOW: fake.workflow.slug,
-    LOCAL_DB_PATH: dbPath,
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-  };
-}
 
 async function taskCall(server: RunningServer, method: string, taskId: string, token: string) {
   const res = await postModern(

@@ -8,6 +8,7 @@ import {
   missingId,
   type RunPage,
   runOf,
+  start,
   textOf,
   walk,
   withoutId,
@@ -17,15 +18,13 @@ import {
   ALL_SCOPES,
   connectClient,
   type Era,
-  FIXTURE_TASKS,
+  localEnv,
   type McpTestClient,
-  PUBLIC_URL,
   postModern,
   RESOURCE,
-  rpcMessages,
   type Stack,
   startStack,
-  TASKS_CAPABILITY,
+  taskMethod,
 } from "./helpers/stack.js";
 
 /**
@@ -37,22 +36,13 @@ import {
  * the audit trail and must not change that).
  */
 
-/** The one JSON-RPC response of a raw exchange. */
-async function answer(res: Response) {
-  return (await rpcMessages(res)).at(-1) as {
-    result?: Record<string, unknown>;
-    error?: { code: number; message: string; data?: unknown };
-  };
-}
-
 describe.each(["sqlite", "postgres"] as const)(
   "run ownership on the embedded engine (%s store)",
   (kind) => {
     let postgres: RunningPostgres | undefined;
     let stack: Stack;
-    /** Tokens kept for raw requests (the Tasks extension). */
+    /** Tokens kept for raw requests (the Tasks extension): each subject's latest. */
     const tokens: Record<string, string> = {};
-    const clients: McpTestClient[] = [];
 
     /** A person: a client of `era` with a token for `sub` carrying `scope`. */
     async function person(
@@ -61,10 +51,8 @@ describe.each(["sqlite", "postgres"] as const)(
       era: Era = "modern",
       claims: Record<string, unknown> = {},
     ): Promise<McpTestClient> {
-      const token = await stack.issuer.sign({ sub, scope, ...claims });
-      tokens[sub] = token;
-      const client = await connectClient(stack.server.url, token, era);
-      clients.push(client);
+      const client = await stack.connect(scope, era, { sub, ...claims });
+      tokens[sub] = client.token;
       return client;
     }
 
@@ -84,16 +72,10 @@ describe.each(["sqlite", "postgres"] as const)(
       admin = await person("admin", "workflows:admin");
     }, 60_000);
     afterAll(async () => {
-      await Promise.allSettled(clients.map((c) => c.close()));
       await stack?.close();
       await postgres?.close();
     });
 
-    const start = async (client: McpTestClient, task: string, input: unknown[], wait = 20) => {
-      const result = await client.callTool("start_task_run", { task, input, wait_seconds: wait });
-      expect(result.isError, textOf(result)).toBeFalsy();
-      return runOf(result);
-    };
     const owner = (subject: string, clientId = "test-client") => ({
       issuer: stack.issuer.issuer,
       subject,
@@ -401,15 +383,8 @@ describe.each(["sqlite", "postgres"] as const)(
     });
 
     describe("the Tasks extension", () => {
-      const taskCall = async (method: string, taskId: string, sub: string) =>
-        answer(
-          await postModern(
-            stack.server.url,
-            method,
-            { taskId },
-            { token: tokens[sub], capabilities: TASKS_CAPABILITY },
-          ),
-        );
+      const taskCall = (method: string, taskId: string, sub: string) =>
+        taskMethod(stack.server.url, method, taskId, tokens[sub] as string);
 
       it("tasks/get and tasks/cancel of someone else's run answer exactly like a missing one", async () => {
         const theirs = await start(bob, "sleep", [60_000], 0);
@@ -469,11 +444,7 @@ describe("the same subject at another issuer is another person", () => {
   it("sees none of the runs, with the answers a missing run gets; an admin there sees whose they are", async () => {
     stack = await startStack();
     const first = stack.issuer.issuer;
-    const aliceAtFirst = await connectClient(
-      stack.server.url,
-      await stack.issuer.sign({ sub: "alice", scope: ALL_SCOPES }),
-    );
-    clients.push(aliceAtFirst);
+    const aliceAtFirst = await stack.connect(ALL_SCOPES, "modern", { sub: "alice" });
     const done = runOf(
       await aliceAtFirst.callTool("start_task_run", {
         task: "echo",
@@ -487,12 +458,7 @@ describe("the same subject at another issuer is another person", () => {
 
     second = await startTestIssuer({ audience: RESOURCE });
     expect(second.issuer).not.toBe(first);
-    server = await startServer({
-      PUBLIC_URL,
-      AUTH_ISSUER: second.issuer,
-      LOCAL_DB_PATH: stack.dbPath,
-      LOCAL_TASKS_MODULE: FIXTURE_TASKS,
-    });
+    server = await startServer(localEnv(second, stack.dbPath));
     const connect = async (scope: string) => {
       const client = await connectClient(
         (server as RunningServer).url,
@@ -544,10 +510,7 @@ describe("whoami reflects what the scopes allow", () => {
   afterAll(() => stack?.close());
 
   const whoami = async (scope: string) => {
-    const client = await connectClient(
-      stack.server.url,
-      await stack.issuer.sign({ sub: "who", scope }),
-    );
+    const client = await stack.connect(scope, "modern", { sub: "who" });
     try {
       return (await client.callTool("whoami")).structuredContent;
     } finally {

@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ALL_SCOPES,
   MODERN,
+  routingHeaders,
   rpcMessages,
   type Stack,
   startStack,
@@ -104,14 +105,6 @@ async function tasksClient(token: string, endpointId?: string): Promise<TasksCli
   return handle;
 }
 
-/** SEP-2243: where `Mcp-Name` is mirrored from, per method. */
-const NAME_FIELD: Record<string, string> = {
-  "tools/call": "name",
-  "tasks/get": "taskId",
-  "tasks/update": "taskId",
-  "tasks/cancel": "taskId",
-};
-
 let nextId = 1;
 
 /**
@@ -125,15 +118,11 @@ function httpDispatch(url: URL, token: string, exchanges: Exchange[]): RawClient
   return async (request, options = {}) => {
     const { method, params } = request as { method: string; params?: Record<string, JsonValue> };
     const id = nextId++;
-    const field = NAME_FIELD[method];
-    const name = field ? params?.[field] : undefined;
     const headers: Record<string, string> = {
       "content-type": "application/json",
       accept: "application/json, text/event-stream",
       authorization: `Bearer ${token}`,
-      "mcp-protocol-version": MODERN,
-      "mcp-method": method,
-      ...(typeof name === "string" ? { "mcp-name": name } : {}),
+      ...routingHeaders(method, params),
     };
     // Headers the session adds (it sets Mcp-Name on task requests) override ours, whatever their case.
     for (const [key, value] of Object.entries(options.context?.headers ?? {})) {

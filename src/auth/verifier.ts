@@ -1,5 +1,6 @@
 import type { AuthInfo, OAuthTokenVerifier } from "@modelcontextprotocol/server";
 import { errors, type JWTPayload, jwtVerify } from "jose";
+import { isAsymmetricAlgorithm } from "./algorithms.js";
 import type { BackoffOptions } from "./backoff.js";
 import { KeysUnavailable, TokenRejected } from "./errors.js";
 import { createIssuerKeys, type KeysLogger } from "./issuer-keys.js";
@@ -80,8 +81,6 @@ export const VERIFIER_DEFAULTS = {
   cacheMaxTtlSeconds: 300,
 } as const;
 
-/** Asymmetric algorithms: with a symmetric one, anyone holding the public key could sign. */
-const ASYMMETRIC = /^(?:RS|PS|ES)(?:256|384|512)$|^ES256K$|^EdDSA$|^Ed25519$|^Ed448$|^ML-DSA-/;
 /** Tokens whose signature failed are remembered this long, so a replayed bad token costs no verification. */
 const REJECTION_TTL_MS = 60_000;
 const REJECTION_CACHE_ENTRIES = 1_000;
@@ -120,7 +119,7 @@ type Verified = Omit<AuthInfo, "token" | "resource"> & { resource?: string };
  * keys (not yet valid, unknown key id, keys unavailable) are never cached.
  */
 export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
-  const refused = options.algorithms.filter((alg) => !ASYMMETRIC.test(alg));
+  const refused = options.algorithms.filter((alg) => !isAsymmetricAlgorithm(alg));
   if (refused.length > 0 || options.algorithms.length === 0) {
     throw new TypeError(
       `only asymmetric JWS algorithms can be allowed (refused: ${refused.join(", ") || "an empty list"})`,

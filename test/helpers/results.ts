@@ -37,3 +37,19 @@ export async function walk(
   } while (cursor && pages.length < maxPages);
   return pages;
 }
+
+/** Starts a run of `task` as `client` and returns it; the call must succeed. */
+export async function start(
+  client: McpTestClient,
+  task: string,
+  input: unknown[],
+  waitSeconds = 20,
+): Promise<TaskRun> {
+  const result = await client.callTool("start_task_run", {
+    task,
+    input,
+    wait_seconds: waitSeconds,
+  });
+  expect(result.isError, textOf(result)).toBeFalsy();
+  return runOf(result);
+}

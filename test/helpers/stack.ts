@@ -30,6 +30,8 @@ export const MODERN = "2026-07-28";
 /** What the tests need of an MCP client, whichever SDK and era. */
 export interface McpTestClient {
   era: Era;
+  /** The bearer token it connected with (for raw requests as the same caller). */
+  token: string;
   callTool(
     name: string,
     args?: Record<string, unknown>,
@@ -67,6 +69,16 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** A server's environment for the embedded engine with the fixture tasks on `dbPath`, trusting `issuer`. */
+export function localEnv(issuer: TestIssuer, dbPath: string): Record<string, string> {
+  return {
+    PUBLIC_URL,
+    AUTH_ISSUER: issuer.issuer,
+    LOCAL_DB_PATH: dbPath,
+    LOCAL_TASKS_MODULE: FIXTURE_TASKS,
+  };
+}
+
 /** A test issuer plus the real server using it, on the embedded engine with the fixture tasks. */
 export async function startStack(
   env: Record<string, string> = {},
@@ -76,13 +88,7 @@ export async function startStack(
   options.beforeServer?.(issuer);
   const dir = mkdtempSync(join(tmpdir(), "workflows-mcp-"));
   const dbPath = join(dir, "runs.sqlite");
-  const serverEnv = {
-    PUBLIC_URL,
-    AUTH_ISSUER: issuer.issuer,
-    LOCAL_DB_PATH: dbPath,
-    LOCAL_TASKS_MODULE: FIXTURE_TASKS,
-    ...env,
-  };
+  const serverEnv = { ...localEnv(issuer, dbPath), ...env };
   const clients: McpTestClient[] = [];
   const stack: Stack = {
     issuer,
@@ -122,6 +128,7 @@ export async function connectClient(
     await client.connect(new StreamableHTTPClientTransport(url, { requestInit }));
     return {
       era,
+      token,
       callTool: async (name, args = {}, options = {}) =>
         (await client.callTool({ name, arguments: args }, options)) as ToolResult,
       listTools: async () => (await client.listTools()) as { tools: ListedTool[] },
@@ -132,6 +139,7 @@ export async function connectClient(
   await client.connect(new LegacyTransport(url, { requestInit }));
   return {
     era,
+    token,
     callTool: async (name, args = {}, options = {}) =>
       (await client.callTool({ name, arguments: args }, undefined, options)) as ToolResult,
     listTools: async () => (await client.listTools()) as { tools: ListedTool[] },
@@ -156,8 +164,6 @@ export function modernRequest(
   params: Record<string, unknown> = {},
   options: { id?: number; capabilities?: Record<string, unknown> } = {},
 ): { body: Record<string, unknown>; headers: Record<string, string> } {
-  const field = Object.hasOwn(NAME_FIELD, method) ? NAME_FIELD[method] : undefined;
-  const name = field ? params[field] : undefined;
   return {
     body: {
       jsonrpc: "2.0",
@@ -172,11 +178,33 @@ export function modernRequest(
         },
       },
     },
-    headers: {
-      "mcp-protocol-version": MODERN,
-      "mcp-method": method,
-      ...(typeof name === "string" ? { "mcp-name": name } : {}),
-    },
+    headers: routingHeaders(method, params),
+  };
+}
+
+/** The value SEP-2243 has `Mcp-Name` mirror for `method` with `params` (none for most methods). */
+export function mirroredName(
+  method: string,
+  params: Record<string, unknown> = {},
+): string | undefined {
+  const field = Object.hasOwn(NAME_FIELD, method) ? NAME_FIELD[method] : undefined;
+  const name = field ? params[field] : undefined;
+  return typeof name === "string" ? name : undefined;
+}
+
+/**
+ * The SEP-2243 headers of a 2026-07-28 request: `MCP-Protocol-Version`,
+ * `Mcp-Method`, and `Mcp-Name` mirrored from the params where the method has one.
+ */
+export function routingHeaders(
+  method: string,
+  params: Record<string, unknown> = {},
+): Record<string, string> {
+  const name = mirroredName(method, params);
+  return {
+    "mcp-protocol-version": MODERN,
+    "mcp-method": method,
+    ...(name !== undefined ? { "mcp-name": name } : {}),
   };
 }
 
@@ -231,6 +259,30 @@ export async function rpcMessages(res: Response): Promise<Record<string, unknown
     .split("\n")
     .filter((line) => line.startsWith("data: "))
     .map((line) => JSON.parse(line.slice("data: ".length)));
+}
+
+/** A JSON-RPC answer as a raw exchange reads it. */
+export interface RpcAnswer {
+  id?: unknown;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** The one JSON-RPC response of a raw exchange (the last message, after any notifications). */
+export async function lastMessage(res: Response): Promise<RpcAnswer> {
+  return (await rpcMessages(res)).at(-1) as RpcAnswer;
+}
+
+/** A Tasks extension request (`tasks/get`, `tasks/update`, `tasks/cancel`) for `taskId` with `token`, and its answer. */
+export async function taskMethod(
+  serverUrl: string,
+  method: string,
+  taskId: string,
+  token: string,
+): Promise<RpcAnswer> {
+  return lastMessage(
+    await postModern(serverUrl, method, { taskId }, { token, capabilities: TASKS_CAPABILITY }),
+  );
 }
 
 export interface ErrorBody {

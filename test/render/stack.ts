@@ -41,6 +41,25 @@ export interface RenderStack {
   close(): Promise<void>;
 }
 
+/** A server's environment for the render backend against `fake`, trusting `issuer`. */
+export function renderEnv(
+  fake: FakeRenderApi,
+  issuer: TestIssuer,
+  dbPath: string,
+  databaseUrl?: string,
+): Record<string, string> {
+  return {
+    PUBLIC_URL,
+    AUTH_ISSUER: issuer.issuer,
+    WORKFLOWS_BACKEND: "render",
+    RENDER_API_URL: fake.url,
+    RENDER_API_KEY: API_KEY,
+    RENDER_WORKFLOW: fake.workflow.slug,
+    LOCAL_DB_PATH: dbPath,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+}
+
 /**
  * The fake Render API, a test issuer, and the real server (render backend)
  * between them, with a connected MCP client. `prepare` seeds the fake before
@@ -59,13 +78,7 @@ export async function startRenderStack(
   const dir = `${SCRATCH}render-stack-${randomBytes(6).toString("hex")}`;
   mkdirSync(dir, { recursive: true });
   const server = await startServer({
-    PUBLIC_URL,
-    AUTH_ISSUER: issuer.issuer,
-    WORKFLOWS_BACKEND: "render",
-    RENDER_API_URL: fake.url,
-    RENDER_API_KEY: API_KEY,
-    RENDER_WORKFLOW: fake.workflow.slug,
-    LOCAL_DB_PATH: `${dir}/ownership.sqlite`,
+    ...renderEnv(fake, issuer, `${dir}/ownership.sqlite`),
     ...options.env,
   });
   const clients: McpTestClient[] = [];

@@ -26,7 +26,7 @@ export const summaryRow = (db: Database.Database, id: string): SummaryRow | unde
 
 export function getRun(db: Database.Database, id: string, access: RunAccess): TaskRun | undefined {
   const { sql, params } = accessCondition(access);
-  const row = db.prepare(`SELECT * FROM runs WHERE id = ? AND ${sql}`).get(id, ...params) as
+  const row = statement(db, `SELECT * FROM runs WHERE id = ? AND ${sql}`).get(id, ...params) as
     | RunRow
     | undefined;
   return row ? toRun(row, attemptsOf(db, [row.id]).get(row.id) ?? []) : undefined;
@@ -54,18 +54,18 @@ export function listRuns(
     params.push(query.task);
   }
   if (query.statuses?.length) {
-    where.push(`status IN (${query.statuses.map(() => "?").join(", ")})`);
-    params.push(...query.statuses);
+    // One placeholder whatever the number of statuses, so the cached statements stay few.
+    where.push("status IN (SELECT value FROM json_each(?))");
+    params.push(JSON.stringify(query.statuses));
   }
   if (query.beforeSeq !== undefined) {
     where.push("seq < ?");
     params.push(query.beforeSeq);
   }
-  const rows = db
-    .prepare(
-      `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`,
-    )
-    .all(...params, query.limit) as SummaryRow[];
+  const rows = statement(
+    db,
+    `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`,
+  ).all(...params, query.limit) as SummaryRow[];
   const attempts = attemptsOf(
     db,
     rows.map((row) => row.id),
@@ -76,11 +76,11 @@ export function listRuns(
 export function attemptsOf(db: Database.Database, runIds: string[]): Map<string, AttemptRow[]> {
   const byRun = new Map<string, AttemptRow[]>();
   if (runIds.length === 0) return byRun;
-  const rows = db
-    .prepare(
-      `SELECT * FROM attempts WHERE run_id IN (${runIds.map(() => "?").join(", ")}) ORDER BY run_id, attempt`,
-    )
-    .all(...runIds) as AttemptRow[];
+  // The ids as one JSON array: one statement, prepared once, whatever their number.
+  const rows = statement(
+    db,
+    "SELECT * FROM attempts WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, attempt",
+  ).all(JSON.stringify(runIds)) as AttemptRow[];
   for (const row of rows) {
     const list = byRun.get(row.run_id);
     if (list) list.push(row);
@@ -155,11 +155,10 @@ export function logPage(db: Database.Database, query: LogQuery): { line: LogLine
     where.push("timestamp < ?");
     params.push(query.endTime);
   }
-  const rows = db
-    .prepare(
-      `SELECT seq, timestamp, level, message FROM logs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
-    )
-    .all(...params, query.limit) as {
+  const rows = statement(
+    db,
+    `SELECT seq, timestamp, level, message FROM logs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
+  ).all(...params, query.limit) as {
     seq: number;
     timestamp: string;
     level: string;
