@@ -12,6 +12,8 @@ export const RpcError = {
   Forbidden: -32003,
   /** A rate limit was hit: retry after the Retry-After header's seconds. */
   RateLimited: -32005,
+  /** SEP-2243: `Mcp-Method`/`Mcp-Name` disagree with the body (the code the SDK's own check uses). */
+  HeaderMismatch: -32020,
 } as const;
 
 export function sendRpcError(

@@ -2,10 +2,10 @@ import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server
 import type { z } from "zod";
 import { boundedText } from "../http/bounded.js";
 import type { AuditEvent } from "../store/types.js";
-import { accessFor, startedByOf } from "./caller.js";
+import { accessFor, auditEventOf, startedByOf } from "./caller.js";
 import type { CatalogueEntry } from "./catalogue.js";
+import { isRecord } from "./messages.js";
 import { progressOf } from "./progress.js";
-import { isRecord } from "./requirements.js";
 import {
   INTERNAL,
   INVALID_ARGUMENTS,
@@ -104,16 +104,7 @@ function audit(
   tool: string,
   facts: AuditFacts & Pick<AuditEvent, "reason">,
 ): Promise<void> {
-  const { caller } = scope;
-  return scope.auditor.stateChange({
-    at: new Date().toISOString(),
-    issuer: caller.issuer,
-    subject: caller.subject,
-    ...(caller.clientId ? { clientId: caller.clientId } : {}),
-    tool,
-    decision: "allowed",
-    ...facts,
-  });
+  return scope.auditor.stateChange({ ...auditEventOf(scope.caller, tool, "allowed"), ...facts });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import { visibility } from "../auth/scopes.js";
+import type { AuditEvent } from "../store/types.js";
 import type { RunAccess } from "../workflows/backend.js";
 import type { StartedBy } from "../workflows/run.js";
 import type { Caller } from "./tool.js";
@@ -31,4 +32,23 @@ export function accessFor(caller: Caller, action: "read" | "cancel"): RunAccess 
   return visibility(caller.scopes, action) === "all"
     ? { kind: "all" }
     : { kind: "own", owner: { issuer: caller.issuer, subject: caller.subject } };
+}
+
+/**
+ * What every audit event about a caller's request starts with: when, who
+ * (from the verified token only), what it called and the decision.
+ */
+export function auditEventOf(
+  caller: Caller,
+  tool: string,
+  decision: AuditEvent["decision"],
+): Pick<AuditEvent, "at" | "issuer" | "subject" | "clientId" | "tool" | "decision"> {
+  return {
+    at: new Date().toISOString(),
+    issuer: caller.issuer,
+    subject: caller.subject,
+    ...(caller.clientId ? { clientId: caller.clientId } : {}),
+    tool,
+    decision,
+  };
 }

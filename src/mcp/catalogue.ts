@@ -5,7 +5,7 @@ import { sdkSchema } from "./schema.js";
 import type { ToolDefinition } from "./tool.js";
 
 /** `_meta` key under which each tool lists the scopes it requires in tools/list. */
-export const REQUIRED_SCOPES_META = "requiredScopes";
+const REQUIRED_SCOPES_META = "requiredScopes";
 
 /** A tool ready to register: everything that does not depend on the request, computed once at start. */
 export interface CatalogueEntry {

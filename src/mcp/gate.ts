@@ -6,8 +6,9 @@ import { authorize } from "../auth/policy.js";
 import { boundedList, boundedText } from "../http/bounded.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
-import { callerOf } from "./caller.js";
-import { demandOf, isRecord } from "./requirements.js";
+import { auditEventOf, callerOf } from "./caller.js";
+import { isRecord, type RpcRequest, requestsIn, toolCallOf } from "./messages.js";
+import { demandOf } from "./requirements.js";
 import type { ToolDefinition } from "./tool.js";
 
 export interface GateOptions {
@@ -27,8 +28,6 @@ const NAME_SOURCE: Readonly<Record<string, string>> = {
   "tasks/cancel": "taskId",
 };
 
-const HEADER_MISMATCH = -32020;
-
 /**
  * Runs after the token is verified and before the MCP handler sees the
  * request. First the request must be consistent: for a 2026-07-28 request the
@@ -43,18 +42,10 @@ const HEADER_MISMATCH = -32020;
 export function scopeGate(options: GateOptions) {
   return (req: Request, res: Response, next: NextFunction) => {
     const body: unknown = req.body;
-    const requests = (Array.isArray(body) ? body : [body]).filter(
-      (message): message is { method: string; params?: unknown; id?: unknown } =>
-        isRecord(message) && typeof message.method === "string",
-    );
+    const requests = requestsIn(body);
+    const calls = requests.flatMap((m) => toolCallOf(m) ?? []);
     res.locals.rpcMethods = boundedList(requests.map((m) => m.method));
-    res.locals.tools = boundedList(
-      requests.flatMap((m) =>
-        m.method === "tools/call" && isRecord(m.params) && typeof m.params.name === "string"
-          ? [m.params.name]
-          : [],
-      ),
-    );
+    res.locals.tools = boundedList(calls.map((call) => call.name));
 
     const route = classifyInboundRequest({
       httpMethod: "POST",
@@ -74,7 +65,7 @@ export function scopeGate(options: GateOptions) {
     if (route.kind === "modern" && route.messageKind === "request") {
       const mismatch = nameMismatch(route.message, header(req, "mcp-name"));
       if (mismatch) {
-        sendRpcError(res, 400, HEADER_MISMATCH, `Bad Request: ${mismatch}`, {
+        sendRpcError(res, 400, RpcError.HeaderMismatch, `Bad Request: ${mismatch}`, {
           id: rpcId(route.message.id),
         });
         return;
@@ -95,13 +86,8 @@ export function scopeGate(options: GateOptions) {
       res.locals.authDecision = "insufficient_scope";
       res.locals.authReason = boundedText(description);
       options.auditor.refusal({
-        at: new Date().toISOString(),
-        issuer: caller.issuer,
-        subject: caller.subject,
-        ...(caller.clientId ? { clientId: caller.clientId } : {}),
-        tool: boundedText(demand.target),
+        ...auditEventOf(caller, boundedText(demand.target), "refused"),
         ...(task === undefined ? {} : { task }),
-        decision: "refused",
         outcome: "insufficient_scope",
         reason: decision.missing.join(" "),
       });
@@ -126,22 +112,15 @@ export function scopeGate(options: GateOptions) {
       return;
     }
     // What the run-start limit counts: calls of tools that start a run (they name it, `runOf`).
-    res.locals.runStarts = requests.filter(
-      (m) =>
-        m.method === "tools/call" &&
-        isRecord(m.params) &&
-        typeof m.params.name === "string" &&
-        options.tools.get(m.params.name)?.runOf !== undefined,
+    res.locals.runStarts = calls.filter(
+      (call) => options.tools.get(call.name)?.runOf !== undefined,
     ).length;
     next();
   };
 }
 
 /** Why `Mcp-Name` disagrees with the body, or undefined when it agrees (or the method mirrors no name). */
-function nameMismatch(
-  message: { method: string; params?: unknown },
-  headerValue: string | undefined,
-): string | undefined {
+function nameMismatch(message: RpcRequest, headerValue: string | undefined): string | undefined {
   const field = Object.hasOwn(NAME_SOURCE, message.method)
     ? NAME_SOURCE[message.method]
     : undefined;
@@ -167,9 +146,8 @@ function header(req: Request, name: string): string | undefined {
   return Array.isArray(value) ? value.join(", ") : value;
 }
 
-function taskArgument(message: { method: string; params?: unknown }): string | undefined {
-  if (message.method !== "tools/call" || !isRecord(message.params)) return undefined;
-  const args = message.params.arguments;
+function taskArgument(message: RpcRequest): string | undefined {
+  const args = toolCallOf(message)?.args;
   return isRecord(args) && typeof args.task === "string" ? boundedText(args.task) : undefined;
 }
 

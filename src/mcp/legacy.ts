@@ -3,7 +3,7 @@ import {
   type McpServerFactory,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
-import { isRecord } from "./requirements.js";
+import { isRecord, requestsIn } from "./messages.js";
 
 export interface LegacyExchange {
   authInfo?: AuthInfo;
@@ -46,10 +46,9 @@ export function legacyStatelessHandler(factory: McpServerFactory, maxRequestBody
 }
 
 /** Whether any request in the body carries a `progressToken` (the only reason to stream). */
-export function asksForProgress(body: unknown): boolean {
-  return (Array.isArray(body) ? body : [body]).some(
+function asksForProgress(body: unknown): boolean {
+  return requestsIn(body).some(
     (message) =>
-      isRecord(message) &&
       isRecord(message.params) &&
       isRecord(message.params._meta) &&
       message.params._meta.progressToken !== undefined,

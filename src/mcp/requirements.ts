@@ -1,6 +1,7 @@
 import { type Requirement, runScopeFor } from "../auth/policy.js";
 import { scopesAllowing, TASK_SCOPE_PREFIX } from "../auth/scopes.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
+import { isRecord, type RpcRequest, toolCallOf } from "./messages.js";
 import type { ToolDefinition, ToolRequirement } from "./tool.js";
 
 /** A task reference longer than this names no task (and is refused by the tool's input schema). */
@@ -43,13 +44,13 @@ export function describeRequirement(requires: ToolRequirement): string {
  * authorized exactly as that tool is (reading a task is reading its run,
  * cancelling a task is cancelling its run).
  */
-export const METHODS_STANDING_FOR_TOOLS: Readonly<Record<string, string>> = {
+const METHODS_STANDING_FOR_TOOLS: Readonly<Record<string, string>> = {
   "tasks/get": "get_task_run",
   "tasks/update": "get_task_run",
   "tasks/cancel": "cancel_task_run",
 };
 
-export interface Demand {
+interface Demand {
   /** What is called: the tool's name, or the method for any other request. */
   target: string;
   requirement: Requirement;
@@ -62,16 +63,16 @@ export interface Demand {
  * valid token.
  */
 export function demandOf(
-  message: { method: string; params?: unknown },
+  message: RpcRequest,
   tools: ReadonlyMap<string, Pick<ToolDefinition, "requires">>,
   backend: TaskNames,
 ): Demand {
-  const params = isRecord(message.params) ? message.params : {};
-  if (message.method === "tools/call" && typeof params.name === "string") {
-    const tool = tools.get(params.name);
+  const call = toolCallOf(message);
+  if (call) {
+    const tool = tools.get(call.name);
     return {
-      target: params.name,
-      requirement: tool ? requirementOf(tool.requires, params.arguments, backend) : [],
+      target: call.name,
+      requirement: tool ? requirementOf(tool.requires, call.args, backend) : [],
     };
   }
   const standsFor = Object.hasOwn(METHODS_STANDING_FOR_TOOLS, message.method)
@@ -82,6 +83,3 @@ export function demandOf(
     requirement: standsFor ? requirementOf(standsFor.requires, undefined, backend) : [],
   };
 }
-
-export const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);

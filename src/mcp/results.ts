@@ -2,7 +2,7 @@ import type { CallToolResult } from "@modelcontextprotocol/server";
 import { WorkflowError } from "../workflows/errors.js";
 
 /** The `_meta` key under which a tool error carries its machine-readable facts. */
-export const ERROR_META_KEY = "workflows-mcp/error";
+const ERROR_META_KEY = "workflows-mcp/error";
 
 /** What an AI client can act on without parsing prose. */
 export interface ErrorFacts {

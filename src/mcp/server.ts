@@ -12,7 +12,8 @@ import type { WorkflowBackend } from "../workflows/backend.js";
 import { toolCallback } from "./call.js";
 import { callerOf } from "./caller.js";
 import type { Catalogue } from "./catalogue.js";
-import { isRecord, requirementOf } from "./requirements.js";
+import { requestsIn, toolCallOf } from "./messages.js";
+import { requirementOf } from "./requirements.js";
 import type { RequestScope } from "./scope.js";
 import { registerTaskMethods } from "./tasks/methods.js";
 import type { ToolDefinition } from "./tool.js";
@@ -95,12 +96,13 @@ export function serverFactory(
  * gets everything.
  */
 export function needs(message: unknown): { tool?: string; taskMethods: boolean } {
-  if (!isRecord(message) || typeof message.method !== "string") return { taskMethods: true };
-  if (message.method === "tools/call" && isRecord(message.params)) {
-    const { name } = message.params;
-    return typeof name === "string" ? { tool: name, taskMethods: false } : { taskMethods: false };
+  const [request] = requestsIn(message);
+  if (!request || Array.isArray(message)) return { taskMethods: true };
+  if (request.method === "tools/call") {
+    const call = toolCallOf(request);
+    return call ? { tool: call.name, taskMethods: false } : { taskMethods: false };
   }
-  return { taskMethods: message.method.startsWith("tasks/") };
+  return { taskMethods: request.method.startsWith("tasks/") };
 }
 
 /**

@@ -12,11 +12,10 @@ import {
   ProtocolErrorCode,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import { WorkflowError } from "../../workflows/errors.js";
 import type { TaskRun } from "../../workflows/run.js";
-import { accessFor } from "../caller.js";
+import { accessFor, auditEventOf } from "../caller.js";
 import { describeRun } from "../format.js";
-import { toolResult } from "../results.js";
+import { INTERNAL, isWorkflowError, toolResult } from "../results.js";
 import type { RequestScope } from "../scope.js";
 import { detailedTaskOf } from "./task-of-run.js";
 
@@ -27,7 +26,7 @@ export function declaresTasks(ctx: ServerContext): boolean {
 }
 
 /** A run's result as the task's `result`: what start_task_run answers for it. */
-export const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run));
+const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run));
 
 // The SDK lifts `inputResponses` out of params (ctx.mcpReq.inputResponses), as for any
 // multi round-trip request; there is nothing to deliver them to anyway.
@@ -43,7 +42,7 @@ const UPDATE_PARAMS = UpdateTaskRequestV2Schema.shape.params.omit({ inputRespons
 export function registerTaskMethods(
   server: McpServer,
   scope: RequestScope,
-  { handlers }: { handlers: boolean } = { handlers: true },
+  { handlers }: { handlers: boolean },
 ): void {
   server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
   // Every answer declares the extension (server/discover lists it); only a
@@ -84,31 +83,22 @@ export function registerTaskMethods(
     async ({ taskId }, ctx) => {
       requireDeclared(ctx);
       const { caller } = scope;
-      const facts = {
-        issuer: caller.issuer,
-        subject: caller.subject,
-        clientId: caller.clientId || undefined,
-        tool: "tasks/cancel",
-        runId: taskId,
-        decision: "allowed" as const,
-      };
+      const event = () => ({ ...auditEventOf(caller, "tasks/cancel", "allowed"), runId: taskId });
       try {
         const { run, alreadyFinished } = await scope.backend.cancelRun(
           taskId,
           accessFor(caller, "cancel"),
         );
         await scope.auditor.stateChange({
-          ...facts,
-          at: new Date().toISOString(),
+          ...event(),
           task: run.task,
           outcome: alreadyFinished ? "already_finished" : "canceled",
         });
       } catch (error) {
         await scope.auditor.stateChange({
-          ...facts,
-          at: new Date().toISOString(),
+          ...event(),
           outcome: "failed",
-          reason: error instanceof WorkflowError ? error.code : "ERR_INTERNAL",
+          reason: isWorkflowError(error) ? error.code : INTERNAL,
         });
         throw protocolError(error);
       }
@@ -127,7 +117,7 @@ function requireDeclared(ctx: ServerContext): void {
 
 /** Unknown or invisible task: Invalid params, as the extension requires; anything else an internal error. */
 function protocolError(error: unknown): ProtocolError {
-  if (error instanceof WorkflowError) {
+  if (isWorkflowError(error)) {
     const code = error.retryable
       ? ProtocolErrorCode.InternalError
       : ProtocolErrorCode.InvalidParams;

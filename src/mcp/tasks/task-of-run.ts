@@ -10,7 +10,7 @@ import { isTerminal, type TaskRun, type TaskRunStatus } from "../../workflows/ru
 import { describeRun } from "../format.js";
 
 /** How often a client should poll a task that is still working. */
-export const TASK_POLL_INTERVAL_MS = 2_000;
+const TASK_POLL_INTERVAL_MS = 2_000;
 
 /**
  * A run as an MCP task. The run is the task's only state — the task id is the
@@ -27,7 +27,7 @@ const STATUS: Record<TaskRunStatus, TaskStatusV2> = {
   canceled: "cancelled",
 };
 
-export function taskOf(run: TaskRun, now = new Date()): TaskV2 {
+function taskOf(run: TaskRun, now = new Date()): TaskV2 {
   const created = run.createdAt ?? run.startedAt ?? now.toISOString();
   return {
     taskId: run.id,
