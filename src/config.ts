@@ -1,9 +1,14 @@
 import { z } from "zod";
 import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.js";
+import { VERIFIER_DEFAULTS } from "./auth/verifier.js";
 import { isLoopbackUrl } from "./http/loopback.js";
 import type { EngineLimitsInput } from "./workflows/local/limits.js";
 
 const DEFAULT_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
+/** True for `production` in any case and with stray spaces: a casing slip must not start the development server. */
+export const isProductionEnv = (nodeEnv: string | undefined): boolean =>
+  nodeEnv?.trim().toLowerCase() === "production";
+
 const list = (value: string) =>
   value
     .split(",")
@@ -60,8 +65,8 @@ const Env = z.object({
     )
     .optional(),
   AUTH_SCOPE_CLAIM: z.string().trim().min(1).optional(),
-  AUTH_MAX_TOKEN_LIFETIME_SECONDS: count(60, 31_536_000, 86_400),
-  AUTH_MAX_TOKEN_AGE_SECONDS: count(60, 31_536_000, 86_400),
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: count(60, 31_536_000, VERIFIER_DEFAULTS.maxTokenLifetimeSeconds),
+  AUTH_MAX_TOKEN_AGE_SECONDS: count(60, 31_536_000, VERIFIER_DEFAULTS.maxTokenAgeSeconds),
   AUTH_REQUIRE_AT_JWT: bool.default(false),
   AUTH_DEV_PORT: port.optional(),
   AUTH_DEV_ACCESS_TOKEN_TTL: z.coerce
@@ -195,8 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
   }
   const e = parsed.data;
   const problems: string[] = [];
-  // `Production` is production too: a casing slip must not start the development server.
-  const production = e.NODE_ENV?.trim().toLowerCase() === "production";
+  const production = isProductionEnv(e.NODE_ENV);
 
   const port = e.PORT;
   const publicUrl = (

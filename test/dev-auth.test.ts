@@ -5,7 +5,6 @@ import { decodeJwt, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type DevAuthorizationServer,
-  isProductionEnv,
   oidcProviderWarnsAboutRuntime,
   startDevAuthorizationServer,
   startupNotice,
@@ -14,6 +13,7 @@ import { requestDevToken, TokenCommandError, USAGE } from "../src/auth/dev/token
 import { TokenRejected } from "../src/auth/errors.js";
 import { FIXED_SCOPES, supportedScopes } from "../src/auth/scopes.js";
 import { createJwtVerifier } from "../src/auth/verifier.js";
+import { isProductionEnv } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { consent } from "./helpers/oauth-client.js";
 

@@ -36,8 +36,6 @@ export interface IssuerKeysOptions {
   timeoutMs?: number;
   /** How old a loaded key set may get before a refresh is started in the background. Default 10 min. */
   refreshIntervalMs?: number;
-  /** Largest JWKS body accepted. Default 1 MiB. */
-  maxJwksBytes?: number;
   backoff?: BackoffOptions;
   clock?: () => number;
   logger?: KeysLogger;
@@ -51,10 +49,6 @@ export interface KeysStatus {
   failing: boolean;
   /** Consecutive failures of the stage that is failing. */
   failures: number;
-  /** Epoch ms of the last successful JWKS fetch. */
-  loadedAt?: number;
-  /** Epoch ms of the last failure, when `failing`. */
-  failedAt?: number;
 }
 
 export interface IssuerKeys {
@@ -76,7 +70,8 @@ export interface IssuerKeys {
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_REFRESH_INTERVAL_MS = 10 * 60_000;
-const DEFAULT_MAX_JWKS_BYTES = 1024 * 1024;
+/** Largest JWKS body accepted: a key set is a few kilobytes. */
+const MAX_JWKS_BYTES = 1024 * 1024;
 
 /**
  * The issuer's keys, behind a backoff. Keys once loaded are kept and used
@@ -91,7 +86,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
   const clock = options.clock ?? Date.now;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
-  const maxJwksBytes = options.maxJwksBytes ?? DEFAULT_MAX_JWKS_BYTES;
   const backoffOptions = options.backoff ?? DEFAULT_BACKOFF;
   const discoveryBackoff = new Backoff(backoffOptions, clock);
   const jwksBackoff = new Backoff(backoffOptions, clock);
@@ -103,7 +97,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
   let lastDiscoveryFailure: string | undefined;
   let lastJwksFailure: string | undefined;
   let loadedAt: number | undefined;
-  let failedAt: number | undefined;
 
   function remoteSet(url: string): RemoteJWKSet {
     return createRemoteJWKSet(new URL(url), {
@@ -138,7 +131,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
         await res.body?.cancel();
         throw new Error(`HTTP ${res.status}`);
       }
-      body = await readBounded(res, maxJwksBytes);
+      body = await readBounded(res, MAX_JWKS_BYTES);
       if (!isJwkSet(JSON.parse(body))) throw new Error("not a JWK set");
     } catch (error) {
       const reason =
@@ -148,7 +141,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
             ? "not JSON"
             : errorMessage(error);
       lastJwksFailure = reason;
-      failedAt = clock();
       jwksBackoff.fail();
       const retryIn = jwksBackoff.remainingMs();
       logger?.warn(
@@ -168,7 +160,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
     }
     jwksBackoff.succeed();
     lastJwksFailure = undefined;
-    failedAt = undefined;
     loadedAt = clock();
     return new Response(body, { status: 200, headers: { "content-type": "application/json" } });
   }
@@ -189,7 +180,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
         discovering = undefined;
         discoveryBackoff.succeed();
         lastDiscoveryFailure = undefined;
-        failedAt = undefined;
         jwksUrl = url;
         remote = remoteSet(url);
         logger?.info({ issuer: options.issuer, jwksUrl: url }, "issuer metadata discovered");
@@ -198,7 +188,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
       (error: unknown) => {
         discovering = undefined;
         lastDiscoveryFailure = errorMessage(error);
-        failedAt = clock();
         discoveryBackoff.fail();
         const retryIn = discoveryBackoff.remainingMs();
         logger?.warn(
@@ -264,8 +253,6 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
         loaded: loadedAt !== undefined,
         failing,
         failures: discoveryFailing ? discoveryBackoff.failures : jwksBackoff.failures,
-        ...(loadedAt !== undefined ? { loadedAt } : {}),
-        ...(failing && failedAt !== undefined ? { failedAt } : {}),
       };
     },
   };

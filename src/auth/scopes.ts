@@ -59,12 +59,14 @@ export const DEFAULT_SCOPES = FIXED_SCOPES.filter(
   (scope) => (SCOPES[scope] as ScopeDeclaration).requestedByDefault,
 );
 
-/** Bounds a task scope so a hostile task name cannot make a header or token unbounded. */
-const MAX_TASK_SCOPE_LENGTH = 200;
+/** Longest scope this server gives meaning to: a hostile task name cannot make a header or token unbounded. */
+const MAX_SCOPE_LENGTH = 200;
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
-export const isScopeToken = (value: string): boolean => SCOPE_TOKEN.test(value);
+/** An RFC 6749 scope-token of at most 200 characters: the only scopes a token's claims or a task name yield. */
+export const isScopeToken = (value: string): boolean =>
+  value.length <= MAX_SCOPE_LENGTH && SCOPE_TOKEN.test(value);
 
 const declaration = (scope: string): ScopeDeclaration | undefined =>
   Object.hasOwn(SCOPES, scope) ? (SCOPES as Record<string, ScopeDeclaration>)[scope] : undefined;
@@ -77,9 +79,7 @@ const declaration = (scope: string): ScopeDeclaration | undefined =>
  */
 export function taskScope(task: string): string | undefined {
   const scope = `${TASK_SCOPE_PREFIX}${task}`;
-  return task.length > 0 && scope.length <= MAX_TASK_SCOPE_LENGTH && isScopeToken(scope)
-    ? scope
-    : undefined;
+  return task.length > 0 && isScopeToken(scope) ? scope : undefined;
 }
 
 /** The task a per-task scope names, or undefined for any other scope. */

@@ -23,7 +23,6 @@ const MAX_IDENTIFIER_LENGTH = 255;
 /** Control characters (C0, DEL, C1): no identifier we log or show may carry them. */
 const CONTROL = /\p{Cc}/u;
 const MAX_SCOPES = 256;
-const MAX_SCOPE_LENGTH = 200;
 
 /**
  * Shape and header, before anything else. Refusing a header `alg` that is not
@@ -208,10 +207,7 @@ function scopesOf(payload: JWTPayload, extraClaim: string | undefined): string[]
       extraClaim && Array.isArray(payload[extraClaim]) ? extraClaim : "scope",
     );
   }
-  const scopes = entries.filter(
-    (s): s is string =>
-      typeof s === "string" && s.length > 0 && s.length <= MAX_SCOPE_LENGTH && isScopeToken(s),
-  );
+  const scopes = entries.filter((s): s is string => typeof s === "string" && isScopeToken(s));
   return [...new Set(scopes)];
 }
 

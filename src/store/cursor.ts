@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { decodeOpaque, encodeOpaque, fingerprint, SHORT_CURSOR_CHARS } from "../opaque-cursor.js";
 import { InvalidCursor } from "../workflows/errors.js";
 
 /**
@@ -20,9 +20,6 @@ export interface Position {
   seq: number;
 }
 
-/** Cursors are short; anything longer is not one of ours, and is not decoded. */
-const MAX_CURSOR_CHARS = 256;
-
 const Cursor = z.object({
   /** Fingerprint of the query. */
   q: z.string().length(22),
@@ -31,21 +28,16 @@ const Cursor = z.object({
 });
 
 /** A query's fingerprint: its listing and normalized filters, hashed. */
-export function queryKey(listing: string, filters: readonly (string | undefined)[]): string {
-  return createHash("sha256")
-    .update(JSON.stringify([listing, ...filters.map((f) => f ?? null)]))
-    .digest("base64url")
-    .slice(0, 22);
-}
+export const queryKey = (listing: string, filters: readonly (string | undefined)[]): string =>
+  fingerprint([listing, ...filters.map((f) => f ?? null)]);
 
-export function encodeCursor(query: string, position: Position): string {
-  return Buffer.from(JSON.stringify({ q: query, ...position })).toString("base64url");
-}
+export const encodeCursor = (query: string, position: Position): string =>
+  encodeOpaque({ q: query, ...position });
 
 /** The position a cursor holds, if the same query issued it; InvalidCursor otherwise. */
 export function decodeCursor(cursor: string, query: string): Position {
-  const parsed = cursor.length <= MAX_CURSOR_CHARS ? Cursor.safeParse(parseJson(cursor)) : null;
-  if (!parsed?.success) {
+  const parsed = Cursor.safeParse(decodeOpaque(cursor, SHORT_CURSOR_CHARS));
+  if (!parsed.success) {
     throw new InvalidCursor(
       "That cursor is not one this server issued; pass next_cursor exactly as returned, or omit it to start over",
     );
@@ -57,12 +49,4 @@ export function decodeCursor(cursor: string, query: string): Position {
   }
   // One spelling per instant, as stored (see instant()).
   return { at: new Date(parsed.data.at).toISOString(), seq: parsed.data.seq };
-}
-
-function parseJson(cursor: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    return undefined;
-  }
 }

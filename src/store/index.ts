@@ -23,5 +23,3 @@ export async function createStore(options: StoreOptions): Promise<Store> {
   const { openPostgresStore } = await import("./postgres.js");
   return openPostgresStore({ url: options.databaseUrl, logger: options.logger });
 }
-
-export { StoreStartupError, StoreUnavailable } from "./errors.js";

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { fingerprint } from "../opaque-cursor.js";
 import type { ListRunsQuery, RunAccess } from "./backend.js";
 import type { Principal, StartedBy } from "./run.js";
 
@@ -21,6 +21,5 @@ export function listQueryDigest(query: Pick<ListRunsQuery, "task" | "status" | "
     query.access.kind === "all"
       ? ["all"]
       : ["own", query.access.owner.issuer, query.access.owner.subject];
-  const json = JSON.stringify([whose, query.task ?? null, [...new Set(query.status ?? [])].sort()]);
-  return createHash("sha256").update(json).digest("base64url").slice(0, 22);
+  return fingerprint([whose, query.task ?? null, [...new Set(query.status ?? [])].sort()]);
 }

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from "oidc-provider";
+import { isProductionEnv } from "../../config.js";
 import type { Logger } from "../../logger.js";
 import { supportedScopes } from "../scopes.js";
 import { consentRoutes } from "./consent.js";
@@ -30,10 +31,6 @@ export interface DevAuthorizationServer {
   clientIdMetadataDocuments: boolean;
   close(): Promise<void>;
 }
-
-/** True for `production` in any case and with stray spaces: `Production` must not start this server. */
-export const isProductionEnv = (nodeEnv: string | undefined): boolean =>
-  nodeEnv?.trim().toLowerCase() === "production";
 
 /**
  * oidc-provider prints `oidc-provider WARNING: Unsupported runtime. Use

@@ -1,25 +1,15 @@
+import { decodeOpaque, encodeOpaque, SHORT_CURSOR_CHARS } from "../../opaque-cursor.js";
 import { InvalidCursor } from "../errors.js";
 
-/** Longer than any cursor this server issues: refused before it is decoded. */
-const MAX_CURSOR_CHARS = 256;
-
 /** An opaque page position: base64url JSON, checked on the way back in. */
-export function encodeCursor(position: Record<string, string | number>): string {
-  return Buffer.from(JSON.stringify(position)).toString("base64url");
-}
+export const encodeCursor = (position: Record<string, string | number>): string =>
+  encodeOpaque(position);
 
 export function decodeCursor<T extends Record<string, string | number>>(
   cursor: string,
   isValid: (value: Record<string, unknown>) => value is T,
 ): T {
-  let value: unknown;
-  try {
-    if (cursor.length <= MAX_CURSOR_CHARS) {
-      value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    }
-  } catch {
-    value = undefined;
-  }
+  const value = decodeOpaque(cursor, SHORT_CURSOR_CHARS);
   if (typeof value === "object" && value !== null && isValid(value as Record<string, unknown>))
     return value as T;
   throw new InvalidCursor(

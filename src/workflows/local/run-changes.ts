@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
 import type Database from "better-sqlite3";
 import type { WaitOptions } from "../backend.js";
-import { isTerminal, type TaskRun } from "../run.js";
+import type { TaskRun } from "../run.js";
+import { waitUntilTerminal } from "../wait.js";
 import { getRun } from "./db/queries.js";
 
 /**
@@ -23,31 +24,15 @@ export class RunChanges {
   }
 
   /** Resolves with the run once terminal, or its latest state when the time, the signal or the engine runs out. */
-  wait(
-    run: TaskRun,
-    { timeoutMs, signal, onChange }: Omit<WaitOptions, "access">,
-  ): Promise<TaskRun> {
-    if (isTerminal(run.status) || signal?.aborted || this.closing.signal.aborted) {
-      return Promise.resolve(run);
-    }
-    let latest = run;
-    return new Promise((resolve) => {
-      const finish = () => {
-        this.emitter.off(run.id, listener);
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", finish);
-        this.closing.signal.removeEventListener("abort", finish);
-        resolve(latest);
+  wait(run: TaskRun, options: Omit<WaitOptions, "access">): Promise<TaskRun> {
+    if (this.closing.signal.aborted) return Promise.resolve(run);
+    return waitUntilTerminal(run, options, ({ onRun, onClose }) => {
+      this.emitter.on(run.id, onRun);
+      this.closing.signal.addEventListener("abort", onClose, { once: true });
+      return () => {
+        this.emitter.off(run.id, onRun);
+        this.closing.signal.removeEventListener("abort", onClose);
       };
-      const listener = (changed: TaskRun) => {
-        latest = changed;
-        onChange?.(changed);
-        if (isTerminal(changed.status)) finish();
-      };
-      this.emitter.on(run.id, listener);
-      const timer = setTimeout(finish, timeoutMs);
-      signal?.addEventListener("abort", finish, { once: true });
-      this.closing.signal.addEventListener("abort", finish, { once: true });
     });
   }
 

@@ -36,6 +36,7 @@ import { encodeCursor, listCursorFor } from "./cursor.js";
 import { followRunEvents } from "./events.js";
 import { type FollowLimits, RunFollowers } from "./followers.js";
 import type { Query, RenderHttp } from "./http.js";
+import { MAX_RUN_PAGES, RENDER_RUN_PAGE_SIZE } from "./list-bounds.js";
 import { fetchRunLogs } from "./logs.js";
 import { toTaskRun } from "./map.js";
 import { listOwnedRuns } from "./own-runs.js";
@@ -47,8 +48,6 @@ import { parseTaskRef, taskNameIn } from "./task-ref.js";
 import { waitForRun } from "./wait.js";
 import type { ServedWorkflow } from "./workflow.js";
 
-/** Upstream pages one list_task_runs call may read while filtering by status (`:all` access). */
-const MAX_RUN_PAGES = 10;
 const TASKS_TTL_MS = 30_000;
 const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Store lookups of who started a listed run, at a time. */
@@ -173,7 +172,7 @@ export class RenderBackend implements WorkflowBackend {
       },
       schema: RenderRunList,
       // Filtering by status happens here, so read Render's pages whole.
-      limit: wanted ? 100 : query.limit,
+      limit: wanted ? RENDER_RUN_PAGE_SIZE : query.limit,
       maxPages: wanted ? MAX_RUN_PAGES : 1,
       after: cursor?.kind === "runs" ? cursor.after : undefined,
     })) {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { decodeOpaque, encodeOpaque } from "../../opaque-cursor.js";
 import { listQueryDigest } from "../access.js";
 import type { ListRunsQuery } from "../backend.js";
 import { InvalidCursor } from "../errors.js";
@@ -45,18 +46,11 @@ export const LogsCursor = z.object({
 });
 export type LogsCursor = z.infer<typeof LogsCursor>;
 
-export function encodeCursor(cursor: ListCursor | LogsCursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString("base64url");
-}
+export const encodeCursor = (cursor: ListCursor | LogsCursor): string => encodeOpaque(cursor);
 
+/** Render's own cursors have no published bound: this one is the tool input's (4096 characters). */
 export function decodeCursor<T>(schema: z.ZodType<T>, cursor: string): T {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    json = undefined;
-  }
-  const parsed = schema.safeParse(json);
+  const parsed = schema.safeParse(decodeOpaque(cursor));
   if (!parsed.success) {
     throw new InvalidCursor(
       "That cursor was not issued by this server for this kind of list; pass next_cursor exactly as returned, or omit it to start over",

@@ -1,6 +1,7 @@
 import type { Logger } from "../../logger.js";
 import { LimitReached } from "../errors.js";
 import { isTerminal, type TaskRun } from "../run.js";
+import type { RunWatcher } from "../wait.js";
 import { type Rate, TokenBucket } from "./budget.js";
 import type { RunEventHandlers } from "./events.js";
 
@@ -27,16 +28,6 @@ const POLL_MAX_MS = 5_000;
 const STREAM_CHECK_MS = 10_000;
 /** GETs under way at once, across every followed run. */
 const MAX_CHECKS_IN_FLIGHT = 4;
-
-/** One waiter on a run. */
-export interface RunWatcher {
-  /** The run as last read (each check, changed or not). */
-  onRun(run: TaskRun): void;
-  /** Reading the run failed: following it has stopped. */
-  onError(error: unknown): void;
-  /** The server is shutting down: following has stopped. */
-  onClose(): void;
-}
 
 export interface FollowerDeps {
   /** The run as Render has it now (throws when it cannot be read). */

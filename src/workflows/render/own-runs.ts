@@ -3,6 +3,7 @@ import type { RunPage } from "../backend.js";
 import { InvalidCursor } from "../errors.js";
 import type { Principal, TaskRunStatus, TaskRunSummary } from "../run.js";
 import { encodeCursor, type OwnedRunsCursor } from "./cursor.js";
+import { MAX_OWNED_SCANNED } from "./list-bounds.js";
 import type { RunOwners } from "./ownership.js";
 import type { RunSummaries } from "./summaries.js";
 
@@ -10,8 +11,6 @@ import type { RunSummaries } from "./summaries.js";
 const STORE_PAGE = 100;
 /** Runs whose summaries are fetched together while filtering by status. */
 const STATUS_BATCH = 25;
-/** Of the caller's runs, at most this many are looked at per call; see list_task_runs. */
-export const MAX_OWNED_SCANNED = 500;
 /** Store pages searched for a cursor's run, which runs started since push down the first page. */
 const MAX_SEEK_PAGES = 10;
 

@@ -1,7 +1,6 @@
 import type Database from "better-sqlite3";
-import { countAttempts, unfinishedDescendants } from "../db/queries.js";
-import { statement } from "../db/statement.js";
-import { cancelRuns } from "./cancel-runs.js";
+import { countAttempts } from "../db/queries.js";
+import { endAttempt } from "./end-attempt.js";
 import { interrupted, SERVER_STOPPED } from "./reasons.js";
 
 /**
@@ -23,22 +22,12 @@ export function interruptAttempt(
     const interruptions = countAttempts(db, runId, "rerun") + 1;
     const error = interrupted(interruptions, maxInterruptions);
     const rerun = interruptions < maxInterruptions;
-    statement(
+    const canceled = endAttempt(
       db,
-      "UPDATE attempts SET status = 'failed', completed_at = ?, error = ?, started_at = COALESCE(started_at, ?) WHERE run_id = ? AND attempt = ?",
-    ).run(at, error, at, runId, attempt);
-    if (rerun) {
-      statement(
-        db,
-        "INSERT INTO attempts (run_id, attempt, status, enqueued_at, reason) VALUES (?, ?, 'pending', ?, 'rerun')",
-      ).run(runId, attempt + 1, at);
-    } else {
-      statement(
-        db,
-        "UPDATE runs SET status = 'failed', completed_at = ?, error = ? WHERE id = ?",
-      ).run(at, error, runId);
-    }
-    const canceled = cancelRuns(db, unfinishedDescendants(db, runId), SERVER_STOPPED);
+      { runId, attempt, error, at },
+      rerun ? { next: "rerun" } : { next: "run-fails" },
+      SERVER_STOPPED,
+    );
     return { rerun, canceled };
   })();
 }
