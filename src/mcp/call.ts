@@ -14,7 +14,7 @@ import {
   toolResult,
   workflowToolError,
 } from "./results.js";
-import type { RequestScope } from "./scope.js";
+import { type RequestScope, type ServerParts, scopeOf } from "./scope.js";
 import { declaresTasks } from "./tasks/methods.js";
 import { createTaskResult } from "./tasks/task-of-run.js";
 import type { AuditFacts, ToolContext } from "./tool.js";
@@ -28,9 +28,10 @@ const MAX_ISSUES = 5;
  * change, and a task handle instead of the result when the tool does
  * long-running work and the client declared the Tasks extension.
  */
-export function toolCallback(entry: CatalogueEntry, scope: RequestScope) {
+export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
   const { definition } = entry;
   return async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
+    const scope = scopeOf(parts, ctx);
     const parsed = entry.input.safeParse(args ?? {});
     if (!parsed.success) {
       if (definition.audit) {
@@ -71,7 +72,7 @@ export function toolCallback(entry: CatalogueEntry, scope: RequestScope) {
   };
 
   function unexpected(error: unknown): CallToolResult {
-    scope.logger.error({ err: error, tool: definition.name }, "tool failed");
+    parts.logger.error({ err: error, tool: definition.name }, "tool failed");
     return toolError(`${definition.name} failed unexpectedly; the server logged the details`, {
       code: INTERNAL,
       retryable: false,

@@ -15,6 +15,7 @@ import type { WorkflowBackend } from "../workflows/backend.js";
 import { scopeGate } from "./gate.js";
 import { legacyStatelessHandler } from "./legacy.js";
 import { type ServerFactoryOptions, serverFactory } from "./server.js";
+import { sharedServers } from "./shared.js";
 
 export interface McpEndpointOptions extends ServerFactoryOptions {
   verifier: {
@@ -39,7 +40,8 @@ export interface McpEndpoint {
 /**
  * `/mcp`, read top to bottom: Host → Origin → CORS → address limits (429) →
  * bearer token (401/503) → caller limits (429) → body (413/415/400) → gate
- * (400/403) → run-start limits (429) → the SDK's handler for the request's
+ * (400/403) → run-start limits (429) → the shared servers for the common
+ * requests (shared.ts), else the SDK's per-request handler for the request's
  * era (2026-07-28, or 2025 served statelessly) → tool → backend.
  * Stateless: any instance answers any request.
  */
@@ -54,6 +56,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     onerror: (error) => options.logger.debug({ err: error }, "MCP request refused or failed"),
   });
   const legacy = legacyStatelessHandler(factory, MAX_BODY_BYTES);
+  const shared = sharedServers(factory, options.catalogue);
   // Node ↔ Fetch: @hono/node-server's bridge (the one the SDK's Node transport
   // uses) builds the Request lazily and writes a JSON answer in one go, with
   // its length; measured against toNodeHandler in `npm run bench`.
@@ -110,7 +113,10 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       auditor: options.auditor,
     }),
     ...options.limits.runStarts,
-    (req: Request, res: Response) => serve(req, res),
+    async (req: Request, res: Response) => {
+      if (await shared.answer(req, res)) return;
+      await serve(req, res);
+    },
   );
   router.all("/mcp", (_req, res) => {
     res.set("Allow", "POST");
@@ -121,7 +127,12 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       "Method not allowed: this stateless endpoint takes POST only",
     );
   });
-  return { router, close: () => handler.close() };
+  return {
+    router,
+    close: async () => {
+      await Promise.all([handler.close(), shared.close()]);
+    },
+  };
 }
 
 /** A JSON-RPC internal error with no detail: what failed is in the server's log. */

@@ -62,6 +62,7 @@ export function scopeGate(options: GateOptions) {
       return;
     }
     res.locals.era = route.kind;
+    if (route.kind === "modern") res.locals.route = route;
     if (route.kind === "modern" && route.messageKind === "request") {
       const mismatch = nameMismatch(route.message, header(req, "mcp-name"));
       if (mismatch) {

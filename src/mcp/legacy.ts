@@ -46,7 +46,7 @@ export function legacyStatelessHandler(factory: McpServerFactory, maxRequestBody
 }
 
 /** Whether any request in the body carries a `progressToken` (the only reason to stream). */
-function asksForProgress(body: unknown): boolean {
+export function asksForProgress(body: unknown): boolean {
   return requestsIn(body).some(
     (message) =>
       isRecord(message.params) &&

@@ -1,15 +1,30 @@
+import type { ServerContext } from "@modelcontextprotocol/server";
 import type { Auditor } from "../audit/auditor.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
+import { callerOf } from "./caller.js";
 import type { Caller, ToolRequirement } from "./tool.js";
 
-/** What one request's handlers share: who is calling, and the server's parts. */
-export interface RequestScope {
-  caller: Caller;
+/** The server's parts every handler uses, the same for every request. */
+export interface ServerParts {
   backend: WorkflowBackend;
   auditor: Auditor;
   audit: AuditTrail;
   logger: Logger;
   catalogue: readonly { name: string; requires: ToolRequirement }[];
+}
+
+/** What one request's handler works with: the server's parts and who is calling. */
+export interface RequestScope extends ServerParts {
+  caller: Caller;
+}
+
+/**
+ * A request's scope, from the token its transport verified (the SDK hands
+ * it to every handler as `ctx.http.authInfo`), never from anything the
+ * server instance holds: one instance may serve many callers in turn.
+ */
+export function scopeOf(parts: ServerParts, ctx: ServerContext): RequestScope {
+  return { ...parts, caller: callerOf(ctx.http?.authInfo) };
 }

@@ -3,6 +3,7 @@ import {
   type McpRequestContext,
   McpServer,
   type ScopeChallengeHandler,
+  SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/server";
 import type { Auditor } from "../audit/auditor.js";
 import { authorize } from "../auth/policy.js";
@@ -10,11 +11,10 @@ import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import { toolCallback } from "./call.js";
-import { callerOf } from "./caller.js";
 import type { Catalogue } from "./catalogue.js";
 import { requestsIn, toolCallOf } from "./messages.js";
 import { requirementOf } from "./requirements.js";
-import type { RequestScope } from "./scope.js";
+import type { ServerParts } from "./scope.js";
 import { registerTaskMethods } from "./tasks/methods.js";
 import type { ToolDefinition } from "./tool.js";
 
@@ -30,6 +30,15 @@ export interface ServerFactoryOptions {
 
 const INSTRUCTIONS =
   "Trigger and inspect workflow task runs. Start with list_tasks, run one with start_task_run, follow it with get_task_run (wait_seconds to wait) and get_task_run_logs. whoami shows what your token allows.";
+
+/**
+ * The 2026-07-28 revision, which the SDK serves per request (it does not
+ * export its list of modern revisions). An instance for that era lists it
+ * among its versions from the start, as the SDK's entry adds it to the
+ * instances it serves; so a long-lived instance (shared.ts) is bound to it
+ * when connected, as the SDK documents.
+ */
+export const MODERN_REVISION = "2026-07-28";
 
 /**
  * Tool lists and discovery are the same for every caller (every tool is
@@ -53,37 +62,42 @@ export function serverFactory(
   messageOf: (ctx: McpRequestContext) => unknown = () => undefined,
 ) {
   const { catalogue, backend } = options;
+  const parts: ServerParts = {
+    backend,
+    auditor: options.auditor,
+    audit: options.audit,
+    logger: options.logger,
+    catalogue: catalogue.requirements,
+  };
+  // Handlers take their caller from each request's context (scope.ts), so
+  // they are built once and every server shares them.
   const tools = catalogue.entries.map((entry) => ({
-    entry,
+    name: entry.definition.name,
     registration: {
       ...entry.registration,
       scopeChallenge: scopeChallenge(entry.definition, backend),
     },
+    callback: toolCallback(entry, parts),
   }));
-  const byName = new Map(tools.map((tool) => [tool.entry.definition.name, tool]));
+  const byName = new Map(tools.map((tool) => [tool.name, tool]));
   return (ctx: McpRequestContext): McpServer => {
-    const scope: RequestScope = {
-      caller: callerOf(ctx.authInfo),
-      backend,
-      auditor: options.auditor,
-      audit: options.audit,
-      logger: options.logger,
-      catalogue: catalogue.requirements,
-    };
     const server = new McpServer(
       { name: options.name, version: options.version },
       {
         capabilities: { tools: { listChanged: false } },
         instructions: INSTRUCTIONS,
         cacheHints: { "tools/list": SAME_FOR_EVERYONE, "server/discover": SAME_FOR_EVERYONE },
+        ...(ctx.era === "modern"
+          ? { supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, MODERN_REVISION] }
+          : {}),
       },
     );
     const need = needs(messageOf(ctx));
     const called = need.tool === undefined ? undefined : byName.get(need.tool);
-    for (const { entry, registration } of called ? [called] : tools) {
-      server.registerTool(entry.definition.name, registration, toolCallback(entry, scope));
+    for (const { name, registration, callback } of called ? [called] : tools) {
+      server.registerTool(name, registration, callback);
     }
-    if (ctx.era === "modern") registerTaskMethods(server, scope, { handlers: need.taskMethods });
+    if (ctx.era === "modern") registerTaskMethods(server, parts, { handlers: need.taskMethods });
     return server;
   };
 }

@@ -221,14 +221,20 @@ export function postModern(
     headers?: Record<string, string>;
     id?: number;
     capabilities?: Record<string, unknown>;
+    signal?: AbortSignal;
   } = {},
 ): Promise<Response> {
   const request = modernRequest(method, params, options);
-  return postMcp(serverUrl, request.body, {
-    ...request.headers,
-    ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-    ...options.headers,
-  });
+  return postMcp(
+    serverUrl,
+    request.body,
+    {
+      ...request.headers,
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    options.signal,
+  );
 }
 
 /** POSTs one JSON-RPC message to /mcp as a plain HTTP client would. */
@@ -236,9 +242,11 @@ export function postMcp(
   serverUrl: string,
   body: unknown,
   headers: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<Response> {
   return fetch(`${serverUrl}/mcp`, {
     method: "POST",
+    ...(signal ? { signal } : {}),
     headers: {
       "content-type": "application/json",
       accept: "application/json, text/event-stream",

@@ -16,7 +16,7 @@ import type { TaskRun } from "../../workflows/run.js";
 import { accessFor, auditEventOf } from "../caller.js";
 import { describeRun } from "../format.js";
 import { INTERNAL, isWorkflowError, toolResult } from "../results.js";
-import type { RequestScope } from "../scope.js";
+import { type ServerParts, scopeOf } from "../scope.js";
 import { detailedTaskOf } from "./task-of-run.js";
 
 /** True when this request's client declared the Tasks extension (capabilities travel with every 2026-07-28 request). */
@@ -41,7 +41,7 @@ const UPDATE_PARAMS = UpdateTaskRequestV2Schema.shape.params.omit({ inputRespons
  */
 export function registerTaskMethods(
   server: McpServer,
-  scope: RequestScope,
+  parts: ServerParts,
   { handlers }: { handlers: boolean },
 ): void {
   server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
@@ -49,9 +49,10 @@ export function registerTaskMethods(
   // tasks/ request needs its handlers, and a server is built per request.
   if (!handlers) return;
 
-  const runOfTask = async (taskId: string, action: "read" | "cancel") => {
+  const runOfTask = async (ctx: ServerContext, taskId: string, action: "read" | "cancel") => {
     try {
-      return await scope.backend.getRun(taskId, accessFor(scope.caller, action));
+      const { caller } = scopeOf(parts, ctx);
+      return await parts.backend.getRun(taskId, accessFor(caller, action));
     } catch (error) {
       throw protocolError(error);
     }
@@ -62,7 +63,7 @@ export function registerTaskMethods(
     { params: GetTaskRequestV2Schema.shape.params },
     async ({ taskId }, ctx) => {
       requireDeclared(ctx);
-      const run = await runOfTask(taskId, "read");
+      const run = await runOfTask(ctx, taskId, "read");
       return { ...detailedTaskOf(run, runResult(run)) };
     },
   );
@@ -72,7 +73,7 @@ export function registerTaskMethods(
     { params: UPDATE_PARAMS },
     async ({ taskId }, ctx) => {
       requireDeclared(ctx);
-      await runOfTask(taskId, "read");
+      await runOfTask(ctx, taskId, "read");
       return {};
     },
   );
@@ -82,20 +83,20 @@ export function registerTaskMethods(
     { params: CancelTaskRequestV2Schema.shape.params },
     async ({ taskId }, ctx) => {
       requireDeclared(ctx);
-      const { caller } = scope;
+      const { caller } = scopeOf(parts, ctx);
       const event = () => ({ ...auditEventOf(caller, "tasks/cancel", "allowed"), runId: taskId });
       try {
-        const { run, alreadyFinished } = await scope.backend.cancelRun(
+        const { run, alreadyFinished } = await parts.backend.cancelRun(
           taskId,
           accessFor(caller, "cancel"),
         );
-        await scope.auditor.stateChange({
+        await parts.auditor.stateChange({
           ...event(),
           task: run.task,
           outcome: alreadyFinished ? "already_finished" : "canceled",
         });
       } catch (error) {
-        await scope.auditor.stateChange({
+        await parts.auditor.stateChange({
           ...event(),
           outcome: "failed",
           reason: isWorkflowError(error) ? error.code : INTERNAL,
