@@ -105,6 +105,22 @@ describe("ExchangeTransport", () => {
     expect(transport.pending).toBe(0);
   });
 
+  it("a client cannot cancel another's request by naming the server's ids", async () => {
+    // The first exchange of a fresh transport gets the server's id 0.
+    const victim = transport.exchange(call("hold"), { closed: never });
+    const forged = {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "notifications/cancelled",
+      params: { requestId: 0, reason: "forged" },
+    } as JSONRPCRequest;
+    expect(await transport.exchange(forged, { closed: never })).toEqual({ kind: "refused" });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(aborted).toEqual([]);
+    release();
+    expect(textOf(await victim)).toBe("released");
+  });
+
   it("what the protocol layer refuses before any handler runs is 'refused', not answered", async () => {
     const unknownMethod = { jsonrpc: "2.0", id: 3, method: "nope/nothing" } as JSONRPCRequest;
     expect(await transport.exchange(unknownMethod, { closed: never })).toEqual({

@@ -82,6 +82,50 @@ describe("callers sharing a server", () => {
   });
 });
 
+describe("the shared servers answer as the SDK's per-request serving does", () => {
+  let stack: Stack;
+  let token: string;
+  beforeAll(async () => {
+    stack = await startStack();
+    token = await stack.issuer.sign({ scope: "workflows:read" });
+  });
+  afterAll(() => stack?.close());
+
+  it("modern tools/list: alike from the shared server and per request", async () => {
+    // An Mcp-Name header on tools/list means nothing to the SDK, but keeps it off the shared server.
+    const shared = await postModern(stack.server.url, "tools/list", {}, { token });
+    const perRequest = await postModern(
+      stack.server.url,
+      "tools/list",
+      {},
+      {
+        token,
+        headers: { "mcp-name": "anything" },
+      },
+    );
+    expect([shared.status, perRequest.status]).toEqual([200, 200]);
+    expect(shared.headers.get("content-type")).toBe(perRequest.headers.get("content-type"));
+    const [a, b] = [await shared.json(), await perRequest.json()];
+    expect(a).toEqual(b);
+    expect((a as { result: { tools: unknown[] } }).result.tools.length).toBeGreaterThan(5);
+  });
+
+  it.each(["whoami", "list_tasks"])(
+    "legacy %s: alike alone (shared server) and in a batch of one (per request)",
+    async (name) => {
+      const call = { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name, arguments: {} } };
+      const auth = { authorization: `Bearer ${token}` };
+      const alone = await postMcp(stack.server.url, call, auth);
+      const batch = await postMcp(stack.server.url, [call], auth);
+      expect([alone.status, batch.status]).toEqual([200, 200]);
+      // The SDK answers a batch of one with the one response, not an array.
+      const [single, inBatch] = [await alone.json(), await batch.json()];
+      expect(single).toEqual(inBatch);
+      expect(single).toMatchObject({ id: 5, result: { structuredContent: {} } });
+    },
+  );
+});
+
 describe("an exchange that ends early", () => {
   let render: RenderStack;
   beforeAll(async () => {

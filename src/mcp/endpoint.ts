@@ -1,11 +1,11 @@
 import { once } from "node:events";
 import { getRequestListener } from "@hono/node-server";
-import { hostHeaderValidation } from "@modelcontextprotocol/express";
 import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import cors from "cors";
 import { type Request, type RequestHandler, type Response, Router } from "express";
 import type { Auditor } from "../audit/auditor.js";
 import { requireBearer } from "../auth/bearer.js";
+import { checkHost } from "../http/host.js";
 import { jsonBody, MAX_BODY_BYTES } from "../http/json-body.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import { checkOrigin } from "../http/origin.js";
@@ -91,9 +91,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     exposedHeaders: ["WWW-Authenticate", "Mcp-Protocol-Version", "Retry-After"],
     maxAge: 600,
   });
-  const hostCheck: RequestHandler[] = options.allowedHosts
-    ? [hostHeaderValidation([...options.allowedHosts])]
-    : [];
+  const hostCheck: RequestHandler[] = options.allowedHosts ? [checkHost(options.allowedHosts)] : [];
 
   const router = Router();
   router.options("/mcp", ...hostCheck, checkOrigin(options.allowedOrigins), browserAccess);

@@ -48,14 +48,16 @@ export const MODERN_REVISION = "2026-07-28";
 const SAME_FOR_EVERYONE = { ttlMs: 300_000, cacheScope: "public" } as const;
 
 /**
- * The per-request server for `createMcpHandler`: a fresh, cheap McpServer
- * over the catalogue built once at start, for one request's caller. Both
- * protocol eras get the same tools; the Tasks extension's methods exist only
- * on the 2026-07-28 era, where a client declares extensions per request.
+ * McpServers over the catalogue built once at start: the per-request ones
+ * for `createMcpHandler` and the legacy leg, and the two long-lived ones of
+ * shared.ts (built with no request, so with everything). No server holds a
+ * caller: handlers read it from each request (scope.ts). Both protocol eras
+ * get the same tools; the Tasks extension's methods exist only on the
+ * 2026-07-28 era, where a client declares extensions per request.
  *
- * `messageOf` gives the request's parsed body, when known: a server is built
- * for every request, and registering what that request cannot use is most of
- * its cost (see `needs`).
+ * `messageOf` gives the request's parsed body, when known: a per-request
+ * server registers only what its request can use, most of its cost otherwise
+ * (see `needs`).
  */
 export function serverFactory(
   options: ServerFactoryOptions,

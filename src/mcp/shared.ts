@@ -22,7 +22,7 @@ import { MODERN_REVISION } from "./server.js";
  * for each (issue 12: that was most of a request's cost):
  *
  * - 2025-era: one request, not `initialize`, no progress asked;
- * - 2026-07-28: a `tools/call`, no progress asked.
+ * - 2026-07-28: a `tools/call` or `tools/list`, no progress asked.
  *
  * Everything else, and any request these servers refuse before running
  * anything, is served per request by the SDK (`createMcpHandler`, legacy.ts),
@@ -34,6 +34,9 @@ import { MODERN_REVISION } from "./server.js";
  * server is bound to its revision as the SDK binds a per-request one, and a
  * client's identity travels in each request's envelope, which is what the
  * handlers read. Nothing here depends on which instance answered before.
+ * Only requests reach these servers, never a client's notification: no
+ * client can address another's request (`notifications/cancelled` names the
+ * server's own ids, which only the transport sends).
  */
 export function sharedServers(
   factory: (ctx: McpRequestContext) => McpServer,
@@ -121,11 +124,11 @@ function legacyServable(req: Request, versions: readonly string[]): JSONRPCReque
 }
 
 /**
- * A 2026-07-28 `tools/call` that passes every check the SDK's entry makes
- * before dispatch (the gate classified it with the SDK's classifier): the
- * standard headers present and equal to the body (plainly, not Base64), the
- * revision the shared server serves, a tool without `Mcp-Param-*` headers,
- * no progress asked (the SDK would stream it).
+ * A 2026-07-28 `tools/call` or `tools/list` that passes every check the
+ * SDK's entry makes before dispatch (the gate classified it with the SDK's
+ * classifier): the standard headers present and equal to the body (plainly,
+ * not Base64), the revision the shared server serves, for a call a tool
+ * without `Mcp-Param-*` headers, and no progress asked (the SDK would stream).
  */
 function modernServable(
   req: Request,
@@ -134,19 +137,22 @@ function modernServable(
 ): JSONRPCRequest | undefined {
   if (route?.messageKind !== "request") return;
   const { message, classification } = route;
-  if (classification.revision !== MODERN_REVISION || message.method !== "tools/call") return;
-  const name = isRecord(message.params) ? message.params.name : undefined;
-  if (typeof name !== "string" || !plainTools.has(name)) return;
   const { headers } = req;
   if (
+    classification.revision !== MODERN_REVISION ||
     headers["mcp-protocol-version"] !== MODERN_REVISION ||
-    headers["mcp-method"] !== "tools/call" ||
-    headers["mcp-name"] !== name ||
+    headers["mcp-method"] !== message.method ||
     asksForProgress(message)
   ) {
     return;
   }
-  return message;
+  if (message.method === "tools/list")
+    return headers["mcp-name"] === undefined ? message : undefined;
+  if (message.method !== "tools/call") return;
+  const name = isRecord(message.params) ? message.params.name : undefined;
+  return typeof name === "string" && plainTools.has(name) && headers["mcp-name"] === name
+    ? message
+    : undefined;
 }
 
 /**

@@ -77,7 +77,7 @@ function specs(issuer: TestIssuer): TargetSpec[] {
   return [
     {
       id: "ours",
-      label: "(a) workflows-mcp: JWT validation, gate, the SDK's per-request serving",
+      label: "(a) workflows-mcp: JWT validation, gate, long-lived servers for the common requests",
       script: MAIN,
       env: {
         PUBLIC_URL,
