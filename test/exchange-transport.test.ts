@@ -166,6 +166,24 @@ describe("ExchangeTransport", () => {
     await guarded.close();
   });
 
+  it("a scopeChallenge that throws is a refusal too (the SDK's serving answers it)", async () => {
+    const failing = new McpServer({ name: "t", version: "1" });
+    failing.registerTool(
+      "broken",
+      {
+        inputSchema: z.object({}),
+        scopeChallenge: () => {
+          throw new Error("policy store down");
+        },
+      },
+      async () => ({ content: [] }),
+    );
+    const exchange = new ExchangeTransport();
+    await failing.connect(exchange);
+    expect(await exchange.exchange(call("broken"), { closed: never })).toEqual({ kind: "refused" });
+    await failing.close();
+  });
+
   it("closing settles every pending exchange as gone and refuses new ones", async () => {
     const pending = transport.exchange(call("hold"), { closed: never });
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -1,10 +1,10 @@
-import { once } from "node:events";
 import { getRequestListener } from "@hono/node-server";
 import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import cors from "cors";
 import { type Request, type RequestHandler, type Response, Router } from "express";
 import type { Auditor } from "../audit/auditor.js";
 import { requireBearer } from "../auth/bearer.js";
+import { whenClosed } from "../http/closed.js";
 import { checkHost } from "../http/host.js";
 import { jsonBody, MAX_BODY_BYTES } from "../http/json-body.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
@@ -67,7 +67,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       const exchange = { ...(req.auth ? { authInfo: req.auth } : {}), parsedBody: req.body };
       bodies.set(request, req.body);
       return res.locals.era === "legacy"
-        ? legacy(request, { ...exchange, closed: once(res, "close") })
+        ? legacy(request, { ...exchange, closed: whenClosed(res) })
         : handler.fetch(request, exchange);
     },
     {

@@ -102,8 +102,12 @@ export class ExchangeTransport extends PerRequestHTTPServerTransport {
   ): Promise<ExchangeOutcome> {
     const deliver = this.onmessage;
     if (this.#closed || !deliver) throw new Error("the exchange transport is not connected");
-    if (this.#scopeChallenge && (await this.#scopeChallenge({ request, authInfo }))) {
-      return { kind: "refused" };
+    if (this.#scopeChallenge) {
+      // A challenge, or a check that fails: the SDK's serving answers either (403, or its 500).
+      const challenge = await Promise.resolve()
+        .then(() => this.#scopeChallenge?.({ request, authInfo }))
+        .catch(() => "failed" as const);
+      if (challenge) return { kind: "refused" };
     }
     const internalId = this.#nextId++;
     const outcome = new Promise<ExchangeOutcome>((settle) => {

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import {
   type InboundModernRoute,
   isJsonContentType,
@@ -10,6 +9,7 @@ import {
   parseJSONRPCMessage,
 } from "@modelcontextprotocol/server";
 import type { Request, Response } from "express";
+import { whenClosed } from "../http/closed.js";
 import type { Catalogue } from "./catalogue.js";
 import { ExchangeTransport } from "./exchange-transport.js";
 import { asksForProgress } from "./legacy.js";
@@ -88,7 +88,7 @@ export function sharedServers(
       if (!request) return false;
       const outcome = await (era === "legacy" ? legacy : modern).exchange(request, {
         ...(req.auth ? { authInfo: req.auth } : {}),
-        closed: once(res, "close"),
+        closed: whenClosed(res),
       });
       if (outcome.kind === "refused") return false;
       if (outcome.kind === "answered") sendJson(res, statusOf(outcome.response), outcome.response);
