@@ -184,6 +184,15 @@ describe("ExchangeTransport", () => {
     await failing.close();
   });
 
+  it("a protocol layer that throws while taking a request: refused, nothing left pending", async () => {
+    const exchange = new ExchangeTransport();
+    exchange.onmessage = () => {
+      throw new Error("dispatch failed");
+    };
+    expect(await exchange.exchange(call("whoami"), { closed: never })).toEqual({ kind: "refused" });
+    expect(exchange.pending).toBe(0);
+  });
+
   it("closing settles every pending exchange as gone and refuses new ones", async () => {
     const pending = transport.exchange(call("hold"), { closed: never });
     await new Promise((resolve) => setTimeout(resolve, 10));

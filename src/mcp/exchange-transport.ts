@@ -119,6 +119,10 @@ export class ExchangeTransport extends PerRequestHTTPServerTransport {
     this.#dispatching = internalId;
     try {
       deliver({ ...request, id: internalId }, this.#extra(authInfo));
+    } catch {
+      // Nothing ran: the SDK's serving answers it, and nothing is left pending.
+      this.#pending.delete(internalId);
+      return { kind: "refused" };
     } finally {
       this.#dispatching = undefined;
     }
