@@ -121,7 +121,7 @@ export class ExchangeTransport extends PerRequestHTTPServerTransport {
       deliver({ ...request, id: internalId }, this.#extra(authInfo));
     } catch {
       // Nothing ran: the SDK's serving answers it, and nothing is left pending.
-      this.#pending.delete(internalId);
+      this.#take(internalId);
       return { kind: "refused" };
     } finally {
       this.#dispatching = undefined;
@@ -131,9 +131,8 @@ export class ExchangeTransport extends PerRequestHTTPServerTransport {
 
   override async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (!("id" in message) || "method" in message || typeof message.id !== "number") return;
-    const pending = this.#pending.get(message.id);
+    const pending = this.#take(message.id);
     if (!pending) return;
-    this.#pending.delete(message.id);
     pending.settle(
       this.#dispatching === message.id
         ? { kind: "refused" }
@@ -150,17 +149,22 @@ export class ExchangeTransport extends PerRequestHTTPServerTransport {
   }
 
   #extra(authInfo: AuthInfo | undefined) {
-    const extra = {
+    return {
       ...(this.#classification ? { classification: this.#classification } : {}),
       ...(authInfo ? { authInfo } : {}),
     };
-    return Object.keys(extra).length > 0 ? extra : undefined;
+  }
+
+  /** The pending exchange of a server id, no longer pending. */
+  #take(internalId: number): Pending | undefined {
+    const pending = this.#pending.get(internalId);
+    this.#pending.delete(internalId);
+    return pending;
   }
 
   #cancel(internalId: number): void {
-    const pending = this.#pending.get(internalId);
+    const pending = this.#take(internalId);
     if (!pending) return;
-    this.#pending.delete(internalId);
     pending.settle({ kind: "gone" });
     this.onmessage?.(
       {

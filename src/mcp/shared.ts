@@ -79,14 +79,17 @@ export function sharedServers(
       connecting ??= connect();
       await connecting;
       const era = res.locals.era as "legacy" | "modern" | undefined;
-      const request =
+      const [transport, request] =
         era === "legacy"
-          ? legacyServable(req, legacy.supportedProtocolVersions)
+          ? [legacy, legacyServable(req, legacy.supportedProtocolVersions)]
           : era === "modern" && modernServes
-            ? modernServable(req, res.locals.route as InboundModernRoute | undefined, plainTools)
-            : undefined;
-      if (!request) return false;
-      const outcome = await (era === "legacy" ? legacy : modern).exchange(request, {
+            ? [
+                modern,
+                modernServable(req, res.locals.route as InboundModernRoute | undefined, plainTools),
+              ]
+            : [];
+      if (!transport || !request) return false;
+      const outcome = await transport.exchange(request, {
         ...(req.auth ? { authInfo: req.auth } : {}),
         closed: whenClosed(res),
       });
