@@ -254,6 +254,7 @@ describe("Origin (DNS rebinding protection)", () => {
     expect(res.headers.get("access-control-expose-headers")).toBe(
       "WWW-Authenticate,Mcp-Protocol-Version,Retry-After",
     );
+    expect(res.headers.get("vary")).toBe("Origin");
   });
 
   it("answers a preflight from an allowed origin", async () => {
@@ -265,9 +266,23 @@ describe("Origin (DNS rebinding protection)", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe(PUBLIC_URL);
   });
 
-  it("accepts requests without Origin (curl, servers)", async () => {
+  it("accepts requests without Origin (curl, servers): no CORS headers but Vary", async () => {
     const res = await postMcp(stack.server.url, toolCall("whoami"), auth);
     expect(res.status).toBe(200);
+    // Not a CORS request: nothing for a browser, but a cache must not hand this answer to one.
+    expect(res.headers.get("vary")).toBe("Origin");
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+    expect(res.headers.get("access-control-expose-headers")).toBeNull();
+  });
+
+  it("an allowed Origin gets its CORS headers on a refusal too (the browser reads the 401)", async () => {
+    const res = await postMcp(stack.server.url, toolCall("whoami"), { origin: PUBLIC_URL });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("access-control-allow-origin")).toBe(PUBLIC_URL);
+    expect(res.headers.get("vary")).toBe("Origin");
+    expect(res.headers.get("access-control-expose-headers")).toBe(
+      "WWW-Authenticate,Mcp-Protocol-Version,Retry-After",
+    );
   });
 });
 

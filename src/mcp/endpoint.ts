@@ -1,9 +1,9 @@
 import { getRequestListener } from "@hono/node-server";
 import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
-import cors from "cors";
 import { type Request, type RequestHandler, type Response, Router } from "express";
 import type { Auditor } from "../audit/auditor.js";
 import { requireBearer } from "../auth/bearer.js";
+import { browserAccess } from "../http/browser-access.js";
 import { whenClosed } from "../http/closed.js";
 import { checkHost } from "../http/host.js";
 import { jsonBody, MAX_BODY_BYTES } from "../http/json-body.js";
@@ -77,29 +77,16 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       },
     },
   );
-  const browserAccess = cors({
-    origin: [...options.allowedOrigins],
-    methods: ["POST"],
-    allowedHeaders: [
-      "Authorization",
-      "Content-Type",
-      "Accept",
-      "Mcp-Protocol-Version",
-      "Mcp-Method",
-      "Mcp-Name",
-    ],
-    exposedHeaders: ["WWW-Authenticate", "Mcp-Protocol-Version", "Retry-After"],
-    maxAge: 600,
-  });
+  const browser = browserAccess(options.allowedOrigins);
   const hostCheck: RequestHandler[] = options.allowedHosts ? [checkHost(options.allowedHosts)] : [];
 
   const router = Router();
-  router.options("/mcp", ...hostCheck, checkOrigin(options.allowedOrigins), browserAccess);
+  router.options("/mcp", ...hostCheck, checkOrigin(options.allowedOrigins), browser.preflight);
   router.post(
     "/mcp",
     ...hostCheck,
     checkOrigin(options.allowedOrigins),
-    browserAccess,
+    browser.actual,
     ...options.limits.byAddress,
     requireBearer(options),
     ...options.limits.byCaller,
