@@ -255,6 +255,14 @@ describe("(b) a saturated engine", () => {
     const cancelSamples: ProcessSample[] = [];
     let cancelling = false;
     const queue = { maxPending: 0, maxRunning: 0, polls: 0, overRunning: [] as number[] };
+    /** How many runs the watcher sees in these statuses (it reads all), or the refusal's text. */
+    const countRuns = async (status: string[], id: number): Promise<number | string> => {
+      const r = resultOf(
+        await callTool(url, "legacy", watcher, "list_task_runs", { status, limit: 100 }, id),
+        id,
+      );
+      return typeof r === "string" ? r : (r.runs as unknown[]).length;
+    };
     let watching = true;
     const watch = async () => {
       let id = 1_000;
@@ -284,20 +292,9 @@ describe("(b) a saturated engine", () => {
       let id = 5_000;
       while (watching) {
         const count = async (status: string) => {
-          id++;
-          const r = resultOf(
-            await callTool(
-              url,
-              "legacy",
-              watcher,
-              "list_task_runs",
-              { status: [status], limit: 100 },
-              id,
-            ),
-            id,
-          );
-          if (typeof r === "string") throw new Error(r);
-          return (r.runs as unknown[]).length;
+          const n = await countRuns([status], ++id);
+          if (typeof n === "string") throw new Error(n);
+          return n;
         };
         const running = await count("running");
         const pending = await count("pending");
@@ -353,18 +350,8 @@ describe("(b) a saturated engine", () => {
     const drainStart = performance.now();
     let unfinished = Number.POSITIVE_INFINITY;
     for (let id = 9_000; unfinished > 0 && performance.now() - drainStart < 15_000; id++) {
-      const r = resultOf(
-        await callTool(
-          url,
-          "legacy",
-          watcher,
-          "list_task_runs",
-          { status: ["pending", "running"], limit: 100 },
-          id,
-        ),
-        id,
-      );
-      unfinished = typeof r === "string" ? Number.POSITIVE_INFINITY : (r.runs as unknown[]).length;
+      const n = await countRuns(["pending", "running"], id);
+      unfinished = typeof n === "string" ? Number.POSITIVE_INFINITY : n;
       if (unfinished > 0) await sleep(100);
     }
     const drainMs = since(drainStart);

@@ -21,7 +21,7 @@ export interface BrowserAccess {
  * CPU, `npm run bench`).
  */
 export function browserAccess(allowedOrigins: readonly string[]): BrowserAccess {
-  const preflight = cors({
+  const withCors = cors({
     origin: [...allowedOrigins],
     methods: ["POST"],
     allowedHeaders: [
@@ -36,9 +36,9 @@ export function browserAccess(allowedOrigins: readonly string[]): BrowserAccess 
     maxAge: 600,
   });
   const actual = (req: Request, res: Response, next: NextFunction) => {
-    if (req.headers.origin !== undefined) return preflight(req, res, next);
+    if (req.headers.origin !== undefined) return withCors(req, res, next);
     res.setHeader("Vary", "Origin");
     next();
   };
-  return { preflight, actual };
+  return { preflight: withCors, actual };
 }

@@ -77,15 +77,16 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       },
     },
   );
+  const originCheck = checkOrigin(options.allowedOrigins);
   const browser = browserAccess(options.allowedOrigins);
   const hostCheck: RequestHandler[] = options.allowedHosts ? [checkHost(options.allowedHosts)] : [];
 
   const router = Router();
-  router.options("/mcp", ...hostCheck, checkOrigin(options.allowedOrigins), browser.preflight);
+  router.options("/mcp", ...hostCheck, originCheck, browser.preflight);
   router.post(
     "/mcp",
     ...hostCheck,
-    checkOrigin(options.allowedOrigins),
+    originCheck,
     browser.actual,
     ...options.limits.byAddress,
     requireBearer(options),
