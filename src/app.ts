@@ -4,6 +4,7 @@ import type { Auditor } from "./audit/auditor.js";
 import { resourceMetadataRouter, resourceMetadataUrl } from "./auth/metadata.js";
 import type { JwtVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
+import { AnswerBudget } from "./http/answer-budget.js";
 import type { RateLimits } from "./http/rate-limit.js";
 import { requestLog } from "./http/request-log.js";
 import type { Logger } from "./logger.js";
@@ -55,6 +56,7 @@ export function createApp(options: AppOptions) {
       logger,
     }),
   );
+  const answers = new AnswerBudget(config.limits.answerBytesInFlight);
   const endpoint = mcpEndpoint({
     name: SERVER_NAME,
     version: options.version,
@@ -68,6 +70,7 @@ export function createApp(options: AppOptions) {
     allowedOrigins: config.allowedOrigins,
     allowedHosts: config.allowedHosts,
     limits: options.limits,
+    answers,
   });
   app.use(endpoint.router);
 

@@ -1,8 +1,13 @@
 import { z } from "zod";
 import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.js";
 import { VERIFIER_DEFAULTS } from "./auth/verifier.js";
+import { LARGEST_RUN_BYTES } from "./http/answer-budget.js";
 import { isLoopbackUrl } from "./http/loopback.js";
+import { DEFAULT_MAX_ACTIVE_RUNS } from "./workflows/active-runs.js";
 import type { EngineLimitsInput } from "./workflows/local/limits.js";
+
+/** Two of the largest runs (answer-budget.ts): each caller may hold half the budget. */
+const MIN_ANSWER_MB = Math.ceil((2 * LARGEST_RUN_BYTES) / 1024 / 1024);
 
 const DEFAULT_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
 /** True for `production` in any case and with stray spaces: a casing slip must not start the development server. */
@@ -85,6 +90,7 @@ const Env = z.object({
   LOCAL_WORKER_HEAP_MB: count(16, 16_384, 256),
   LOCAL_MAX_PENDING_PER_CALLER: count(1, 100_000, 50),
   LOCAL_MAX_PENDING: count(1, 1_000_000, 500),
+  MAX_ACTIVE_RUNS_PER_CALLER: count(0, 100_000, DEFAULT_MAX_ACTIVE_RUNS),
   RENDER_API_KEY: z.string().trim().min(1).optional(),
   RENDER_WORKFLOW: z.string().trim().min(1).optional(),
   RENDER_API_URL: httpUrl.default("https://api.render.com/v1"),
@@ -111,6 +117,15 @@ const Env = z.object({
     .max(10, "must be between 0 and 10")
     .optional(),
   MAX_CONNECTIONS: count(1, 100_000, 1_000),
+  MAX_ANSWER_MB_IN_FLIGHT: z.coerce
+    .number({ message: "must be a number of megabytes" })
+    .int("must be a whole number of megabytes")
+    .min(
+      MIN_ANSWER_MB,
+      `must be at least ${MIN_ANSWER_MB}: one caller's half must hold the largest run (its 4 MB input and 4 MB result)`,
+    )
+    .max(1_000_000, "must be at most 1000000")
+    .default(32),
   REQUEST_TIMEOUT_SECONDS: count(1, 600, 30),
   SHUTDOWN_GRACE_SECONDS: count(0, 3_600, 25),
   ALLOWED_HOSTS: z.string().transform(list).optional(),
@@ -152,7 +167,13 @@ export interface Config {
   };
   workflows:
     | { backend: "local"; dbPath: string; tasksModule?: string; limits: EngineLimitsInput }
-    | { backend: "render"; apiKey?: string; workflow: string; apiUrl: string };
+    | {
+        backend: "render";
+        apiKey?: string;
+        workflow: string;
+        apiUrl: string;
+        maxActiveRunsPerCaller: number;
+      };
   /** PostgreSQL for ownership and the audit trail; absent: the SQLite file at LOCAL_DB_PATH. */
   databaseUrl?: string;
   /** The SQLite file: the embedded engine's runs, and ownership and audit without DATABASE_URL. */
@@ -166,6 +187,8 @@ export interface Config {
     redisUrl?: string;
     /** Concurrent connections the HTTP server accepts. */
     maxConnections: number;
+    /** Bytes of runs that answers in flight may hold, all callers together (answer-budget.ts). */
+    answerBytesInFlight: number;
   };
   /** Proxy hops in front of the server whose X-Forwarded-For is trusted (client addresses). */
   trustProxy: number;
@@ -244,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
       apiKey: e.RENDER_API_KEY,
       workflow: e.RENDER_WORKFLOW ?? "",
       apiUrl,
+      maxActiveRunsPerCaller: e.MAX_ACTIVE_RUNS_PER_CALLER,
     };
   } else {
     if (e.LOCAL_MAX_SUBTASK_DEPTH >= e.LOCAL_MAX_THREADS) {
@@ -266,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
         workerHeapMb: e.LOCAL_WORKER_HEAP_MB,
         maxPendingPerCaller: e.LOCAL_MAX_PENDING_PER_CALLER,
         maxPending: e.LOCAL_MAX_PENDING,
+        maxActiveRunsPerCaller: e.MAX_ACTIVE_RUNS_PER_CALLER,
       },
     };
   }
@@ -299,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
       runsPerMinute: e.RATE_LIMIT_RUNS_PER_MINUTE,
       redisUrl: e.REDIS_URL,
       maxConnections: e.MAX_CONNECTIONS,
+      answerBytesInFlight: e.MAX_ANSWER_MB_IN_FLIGHT * 1024 * 1024,
     },
     // Render's proxy is one hop in front of the service.
     trustProxy: e.TRUST_PROXY ?? (e.RENDER ? 1 : 0),

@@ -18,9 +18,11 @@ import {
 /**
  * Issue 10's audit trail, on the embedded engine with each store: every
  * start and cancel (tools and tasks/cancel) is one JSON log line
- * (`msg: "audit"`) and one stored event `list_audit_events` answers with;
- * refusals (401, 403) are logged only; and no token, Authorization header or
- * task input appears in an event or anywhere in the server's output.
+ * (`msg: "audit"`), and one stored event `list_audit_events` answers with
+ * when it changed something (issue 17: what a caller can repeat without
+ * changing anything — refusals, failures, cancels of finished or invisible
+ * runs — is logged only); and no token, Authorization header or task input
+ * appears in an event or anywhere in the server's output.
  */
 
 const secret = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
@@ -155,7 +157,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     expect(await loggedWhere((e) => e.runId === run.id)).toEqual(events);
   });
 
-  it("cancel_task_run: canceled, then already_finished; newest first for the run", async () => {
+  it("cancel_task_run: canceled is stored; already_finished (nothing changed) is logged only", async () => {
     const run = await start(alice, "sleep", [60_000], 0);
     const first = await alice.callTool("cancel_task_run", { id: run.id });
     expect(first.structuredContent).toMatchObject({ already_finished: false });
@@ -172,11 +174,13 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     };
     const { events } = await list({ run_id: run.id });
     expect(events).toEqual([
-      { ...base, tool: "cancel_task_run", outcome: "already_finished" },
       { ...base, tool: "cancel_task_run", outcome: "canceled" },
       { ...base, tool: "start_task_run", outcome: "started" },
     ]);
-    expect(await loggedWhere((e) => e.runId === run.id, 3)).toEqual([...events].reverse());
+    expect(await loggedWhere((e) => e.runId === run.id, 3)).toEqual([
+      ...[...events].reverse(),
+      { ...base, tool: "cancel_task_run", outcome: "already_finished" },
+    ]);
   });
 
   it("rerun_task_run is audited as a start of the new run", async () => {
@@ -218,19 +222,22 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     };
     const { events } = await list({ run_id: run.id });
     expect(events).toEqual([
-      { ...base, tool: "tasks/cancel", outcome: "already_finished" },
       { ...base, tool: "tasks/cancel", outcome: "canceled" },
       { ...base, tool: "start_task_run", outcome: "started" },
     ]);
-    expect(await loggedWhere((e) => e.runId === run.id, 3)).toEqual([...events].reverse());
+    expect(await loggedWhere((e) => e.runId === run.id, 3)).toEqual([
+      ...[...events].reverse(),
+      { ...base, tool: "tasks/cancel", outcome: "already_finished" },
+    ]);
   });
 
-  it("failures are audited with outcome failed and the error code as reason", async () => {
+  it("failures are logged with outcome failed and the error code, and cancels of runs the caller cannot see as refusals; none is stored", async () => {
     const bobs = await start(bob, "echo", ["bob's"]);
     const missing = `trn-${randomBytes(10).toString("hex")}`;
     const badInput = secret("bad-input");
     const unknownInput = secret("unknown-task-input");
     inputs.push(badInput, unknownInput);
+    const storedBefore = (await all({ subject: "alice" })).flat();
 
     const unknown = await alice.callTool("start_task_run", {
       task: "no-such-task",
@@ -249,37 +256,35 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       issuer: stack.issuer.issuer,
       subject: "alice",
       clientId: "alice-cli",
-      decision: "allowed",
-      outcome: "failed",
     };
-    const expected = [
-      { ...base, tool: "tasks/cancel", runId: missing, reason: "ERR_RUN_NOT_FOUND" },
-      { ...base, tool: "cancel_task_run", runId: bobs.id, reason: "ERR_RUN_NOT_FOUND" },
-      { ...base, tool: "start_task_run", task: "add", reason: "ERR_INVALID_INPUT" },
-      { ...base, tool: "start_task_run", task: "no-such-task", reason: "ERR_UNKNOWN_TASK" },
-    ];
-    const failed = (await all({ subject: "alice" }))
-      .flat()
-      .filter((e) => e.outcome === "failed")
-      .slice(0, 4);
-    expect(failed).toEqual(expected);
-    expect(Object.keys(failed[0] as AuditEvent)).toEqual(FIELDS.filter((f) => f !== "task"));
-    const lines = await loggedWhere((e) => e.subject === "alice" && e.outcome === "failed", 4);
-    expect(lines.slice(-4)).toEqual([...failed].reverse());
+    const failed = { ...base, decision: "allowed", outcome: "failed" };
+    const notFound = { ...base, decision: "refused", outcome: "not_found" };
+    const lines = await loggedWhere(
+      (e) => e.subject === "alice" && (e.outcome === "failed" || e.outcome === "not_found"),
+      4,
+    );
+    expect(lines.slice(-4)).toEqual([
+      { ...failed, tool: "start_task_run", task: "no-such-task", reason: "ERR_UNKNOWN_TASK" },
+      { ...failed, tool: "start_task_run", task: "add", reason: "ERR_INVALID_INPUT" },
+      { ...notFound, tool: "cancel_task_run", runId: bobs.id, reason: "ERR_RUN_NOT_FOUND" },
+      { ...notFound, tool: "tasks/cancel", runId: missing, reason: "ERR_RUN_NOT_FOUND" },
+    ]);
+    expect((await all({ subject: "alice" })).flat()).toEqual(storedBefore);
     // Bob's run was not touched, and its trail says only that it started.
     expect((await list({ run_id: bobs.id })).events.map((e) => [e.subject, e.outcome])).toEqual([
-      ["alice", "failed"],
       ["bob", "started"],
     ]);
   });
 
-  it("a start refused for its arguments is audited too (ERR_INVALID_ARGUMENTS)", async () => {
+  it("a start refused for its arguments (ERR_INVALID_ARGUMENTS) is logged, not stored", async () => {
     const before = (await all({ subject: "bob" })).flat().length;
     const result = await bob.callTool("start_task_run", { task: "echo", wait_seconds: 9_999 });
     expect(codeOf(result)).toBe("ERR_INVALID_ARGUMENTS");
-    const events = (await all({ subject: "bob" })).flat();
-    expect(events.length).toBe(before + 1);
-    expect(events[0]).toEqual({
+    expect((await all({ subject: "bob" })).flat().length).toBe(before);
+    const [line] = (
+      await loggedWhere((e) => e.subject === "bob" && e.reason === "ERR_INVALID_ARGUMENTS")
+    ).slice(-1);
+    expect(line).toEqual({
       at: expect.any(String),
       issuer: stack.issuer.issuer,
       subject: "bob",
@@ -290,6 +295,24 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
       outcome: "failed",
       reason: "ERR_INVALID_ARGUMENTS",
     });
+  });
+
+  it("200 cancels of runs that do not exist, from a token holding only workflows:cancel, store nothing", async () => {
+    const canceller = await person("flooder", "workflows:cancel");
+    const stored = (await all()).flat().length;
+    const forged = (i: number) => `trn-${String(i).padStart(3, "0")}${"f".repeat(193)}`;
+    for (let i = 0; i < 100; i++) {
+      const result = await canceller.callTool("cancel_task_run", { id: forged(i) });
+      expect(codeOf(result)).toBe("ERR_RUN_NOT_FOUND");
+      const viaTasks = await cancelTask("flooder", forged(100 + i));
+      expect(viaTasks.error?.code).toBe(-32602);
+    }
+    expect((await all()).flat().length).toBe(stored);
+    const refusals = await loggedWhere(
+      (e) => e.subject === "flooder" && e.decision === "refused" && e.outcome === "not_found",
+      200,
+    );
+    expect(refusals).toHaveLength(200);
   });
 
   it("401 and 403 refusals are logged, never stored", async () => {
@@ -346,7 +369,10 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     );
     expect(cancel.status).toBe(403);
 
-    const refusals = await loggedWhere((e) => e.decision === "refused", 6);
+    const refusals = await loggedWhere(
+      (e) => e.decision === "refused" && e.outcome !== "not_found",
+      6,
+    );
     const reader = {
       at: expect.any(String),
       issuer: stack.issuer.issuer,

@@ -23,8 +23,8 @@ export default defineTool({
       .boolean()
       .describe("True when the run had already finished; nothing was changed"),
   },
-  async handler({ id }, { backend, access }) {
-    const cancelled = await backend.cancelRun(id, access("cancel"));
+  async handler({ id }, { backend, access, budget }) {
+    const cancelled = await backend.cancelRun(id, access("cancel"), budget);
     const { alreadyFinished } = cancelled;
     // Cancelling someone's run (workflows:cancel:all) is not reading it: without the
     // right to read it, the caller sees what a list would show, not its input or results.

@@ -15,11 +15,11 @@ export default defineTool({
     wait_seconds: waitSeconds,
   },
   output: { run: TaskRun },
-  async handler({ id, wait_seconds }, { backend, access, waitForRun }) {
+  async handler({ id, wait_seconds }, { backend, access, budget, waitForRun }) {
     const run =
       wait_seconds > 0
         ? await waitForRun(id, wait_seconds)
-        : await backend.getRun(id, access("read"));
+        : await backend.getRun(id, access("read"), budget);
     return { structuredContent: { run }, text: describeRun(run) };
   },
 });

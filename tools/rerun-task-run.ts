@@ -17,8 +17,8 @@ export default defineTool({
   },
   input: { id: runId.describe("The run to repeat") },
   output: { run: TaskRun },
-  async handler({ id }, { backend, access, startedBy }) {
-    const previous = await backend.getRun(id, access("read"));
+  async handler({ id }, { backend, access, budget, startedBy }) {
+    const previous = await backend.getRun(id, access("read"), budget);
     const run = await backend.startRun(previous.task, previous.input ?? [], startedBy());
     return { structuredContent: { run }, text: describeRun(run) };
   },

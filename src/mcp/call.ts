@@ -2,7 +2,10 @@ import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server
 import type { z } from "zod";
 import { boundedText } from "../http/bounded.js";
 import type { AuditEvent } from "../store/types.js";
-import { accessFor, auditEventOf, startedByOf } from "./caller.js";
+import { answerSizeOf } from "../workflows/answer-size.js";
+import { LimitReached } from "../workflows/errors.js";
+import { toSummary } from "../workflows/run.js";
+import { accessFor, auditEventOf, failureOf, startedByOf } from "./caller.js";
 import type { CatalogueEntry } from "./catalogue.js";
 import { isRecord } from "./messages.js";
 import { progressOf } from "./progress.js";
@@ -47,18 +50,14 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
       });
     }
     const input = parsed.data;
-    const context = toolContext(scope, ctx);
+    const context = toolContext(scope, ctx, definition.runOf !== undefined);
     let output: Awaited<ReturnType<typeof definition.handler>>;
     try {
       output = await definition.handler(input, context);
     } catch (error) {
       const result = isWorkflowError(error) ? workflowToolError(error) : unexpected(error);
       if (definition.audit) {
-        await audit(scope, definition.name, {
-          ...definition.audit(input),
-          outcome: "failed",
-          reason: isWorkflowError(error) ? error.code : INTERNAL,
-        });
+        await audit(scope, definition.name, { ...definition.audit(input), ...failureOf(error) });
       }
       return result;
     }
@@ -80,32 +79,49 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
   }
 }
 
-function toolContext(scope: RequestScope, ctx: ServerContext): ToolContext {
-  const { caller, backend } = scope;
+function toolContext(scope: RequestScope, ctx: ServerContext, startsRuns: boolean): ToolContext {
+  const { caller, backend, budget } = scope;
+  const wait = (id: string, seconds: number, weighed: boolean) =>
+    backend.waitForRun(id, {
+      timeoutMs: seconds * 1000,
+      signal: ctx.mcpReq.signal,
+      onChange: progressOf(ctx),
+      access: accessFor(caller, "read"),
+      ...(weighed ? { budget } : {}),
+    });
   return {
     caller,
     backend,
     audit: scope.audit,
     catalogue: scope.catalogue,
     signal: ctx.mcpReq.signal,
+    budget,
     access: (action) => accessFor(caller, action),
     startedBy: () => startedByOf(caller),
-    waitForRun: (id, seconds) =>
-      backend.waitForRun(id, {
-        timeoutMs: seconds * 1000,
-        signal: ctx.mcpReq.signal,
-        onChange: progressOf(ctx),
-        access: accessFor(caller, "read"),
-      }),
+    // A call that started a run must not be refused afterwards (the client would start it
+    // again): when its finished run does not fit the answer budget, it is answered without
+    // its input and results, which get_task_run reads.
+    waitForRun: startsRuns
+      ? async (id, seconds) => {
+          const run = await wait(id, seconds, false);
+          try {
+            budget.admit(answerSizeOf(run));
+            return run;
+          } catch (error) {
+            if (error instanceof LimitReached) return toSummary(run);
+            throw error;
+          }
+        }
+      : (id, seconds) => wait(id, seconds, true),
   };
 }
 
 function audit(
   scope: RequestScope,
   tool: string,
-  facts: AuditFacts & Pick<AuditEvent, "reason">,
+  facts: AuditFacts & Partial<Pick<AuditEvent, "reason" | "decision">>,
 ): Promise<void> {
-  return scope.auditor.stateChange({ ...auditEventOf(scope.caller, tool, "allowed"), ...facts });
+  return scope.auditor.record({ ...auditEventOf(scope.caller, tool, "allowed"), ...facts });
 }
 
 /**

@@ -2,7 +2,9 @@ import type { AuthInfo } from "@modelcontextprotocol/server";
 import { visibility } from "../auth/scopes.js";
 import type { AuditEvent } from "../store/types.js";
 import type { RunAccess } from "../workflows/backend.js";
+import { RunNotFound } from "../workflows/errors.js";
 import type { StartedBy } from "../workflows/run.js";
+import { INTERNAL, isWorkflowError } from "./results.js";
 import type { Caller } from "./tool.js";
 
 /** The caller the verified token names (src/auth/verifier.ts puts subject and issuer in `extra`). */
@@ -50,5 +52,20 @@ export function auditEventOf(
     ...(caller.clientId ? { clientId: caller.clientId } : {}),
     tool,
     decision,
+  };
+}
+
+/**
+ * What the audit says of a call that threw: a run the caller cannot see
+ * (or that does not exist) is a refusal; anything else a failure, with its code.
+ */
+export function failureOf(error: unknown): Pick<AuditEvent, "decision" | "outcome" | "reason"> {
+  if (error instanceof RunNotFound) {
+    return { decision: "refused", outcome: "not_found", reason: error.code };
+  }
+  return {
+    decision: "allowed",
+    outcome: "failed",
+    reason: isWorkflowError(error) ? error.code : INTERNAL,
   };
 }

@@ -3,6 +3,7 @@ import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/ser
 import { type Request, type RequestHandler, type Response, Router } from "express";
 import type { Auditor } from "../audit/auditor.js";
 import { requireBearer } from "../auth/bearer.js";
+import type { AnswerBudget } from "../http/answer-budget.js";
 import { browserAccess } from "../http/browser-access.js";
 import { whenClosed } from "../http/closed.js";
 import { checkHost } from "../http/host.js";
@@ -29,6 +30,8 @@ export interface McpEndpointOptions extends ServerFactoryOptions {
   logger: Logger;
   backend: WorkflowBackend;
   limits: Pick<RateLimits, "byAddress" | "byCaller" | "runStarts">;
+  /** The memory answers in flight may hold; each request gets its share once authenticated. */
+  answers: AnswerBudget;
 }
 
 export interface McpEndpoint {
@@ -48,7 +51,10 @@ export interface McpEndpoint {
 export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   // The body each request's server is built for (see serverFactory), by the Request the SDK is given.
   const bodies = new WeakMap<globalThis.Request, unknown>();
-  const factory = serverFactory(options, (ctx) => ctx.requestInfo && bodies.get(ctx.requestInfo));
+  const factory = serverFactory(
+    { ...options, budgetOf: (auth) => options.answers.shareOf(auth) },
+    (ctx) => ctx.requestInfo && bodies.get(ctx.requestInfo),
+  );
   const handler: McpHttpHandler = createMcpHandler(factory, {
     // The gate has classified every request; 2025-era ones go to `legacy` below.
     legacy: "reject",
@@ -90,6 +96,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     browser.actual,
     ...options.limits.byAddress,
     requireBearer(options),
+    options.answers.attach,
     ...options.limits.byCaller,
     ...jsonBody,
     scopeGate({

@@ -6,7 +6,9 @@ export function describeRun(run: TaskRun): string {
   const lineage = run.parentTaskRunId ? ` (subtask of ${run.parentTaskRunId})` : "";
   switch (run.status) {
     case "succeeded":
-      return `Run ${run.id} of ${run.task} succeeded${attempts}${lineage}: ${preview(run.results?.[0])}`;
+      return run.results
+        ? `Run ${run.id} of ${run.task} succeeded${attempts}${lineage}: ${preview(run.results[0])}`
+        : `Run ${run.id} of ${run.task} succeeded${attempts}${lineage}; its result is not in this answer (too large to send now): read it with get_task_run`;
     case "failed":
       return `Run ${run.id} of ${run.task} failed${attempts}${lineage}: ${run.error ?? "no error message"}`;
     default:

@@ -1,8 +1,8 @@
-import type { ServerContext } from "@modelcontextprotocol/server";
+import type { AuthInfo, ServerContext } from "@modelcontextprotocol/server";
 import type { Auditor } from "../audit/auditor.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
-import type { WorkflowBackend } from "../workflows/backend.js";
+import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import { callerOf } from "./caller.js";
 import type { Caller, ToolRequirement } from "./tool.js";
 
@@ -13,11 +13,14 @@ export interface ServerParts {
   audit: AuditTrail;
   logger: Logger;
   catalogue: readonly { name: string; requires: ToolRequirement }[];
+  /** The memory the request may spend on its answer (src/http/answer-budget.ts); absent: unbounded. */
+  budgetOf?(auth: AuthInfo | undefined): ReadBudget;
 }
 
 /** What one request's handler works with: the server's parts and who is calling. */
 export interface RequestScope extends ServerParts {
   caller: Caller;
+  budget: ReadBudget;
 }
 
 /**
@@ -26,5 +29,8 @@ export interface RequestScope extends ServerParts {
  * server instance holds: one instance may serve many callers in turn.
  */
 export function scopeOf(parts: ServerParts, ctx: ServerContext): RequestScope {
-  return { ...parts, caller: callerOf(ctx.http?.authInfo) };
+  const auth = ctx.http?.authInfo;
+  return { ...parts, caller: callerOf(auth), budget: parts.budgetOf?.(auth) ?? UNBOUNDED };
 }
+
+const UNBOUNDED: ReadBudget = { admit: () => {} };

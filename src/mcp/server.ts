@@ -9,7 +9,7 @@ import type { Auditor } from "../audit/auditor.js";
 import { authorize } from "../auth/policy.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
-import type { WorkflowBackend } from "../workflows/backend.js";
+import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import { toolCallback } from "./call.js";
 import type { Catalogue } from "./catalogue.js";
 import { requestsIn, toolCallOf } from "./messages.js";
@@ -26,6 +26,8 @@ export interface ServerFactoryOptions {
   auditor: Auditor;
   audit: AuditTrail;
   logger: Logger;
+  /** Each request's share of the memory answers in flight may take (src/http/answer-budget.ts). */
+  budgetOf?(auth: AuthInfo | undefined): ReadBudget;
 }
 
 const INSTRUCTIONS =
@@ -70,6 +72,7 @@ export function serverFactory(
     audit: options.audit,
     logger: options.logger,
     catalogue: catalogue.requirements,
+    ...(options.budgetOf ? { budgetOf: options.budgetOf } : {}),
   };
   // Handlers take their caller from each request's context (scope.ts), so
   // they are built once and every server shares them.

@@ -2,7 +2,7 @@ import type { ToolAnnotations } from "@modelcontextprotocol/server";
 import type { z } from "zod";
 import type { FixedScope } from "../auth/scopes.js";
 import type { AuditTrail } from "../store/types.js";
-import type { RunAccess, WorkflowBackend } from "../workflows/backend.js";
+import type { ReadBudget, RunAccess, WorkflowBackend } from "../workflows/backend.js";
 import type { Principal, StartedBy, TaskRun } from "../workflows/run.js";
 
 /** Who is calling, from the verified access token. */
@@ -39,6 +39,12 @@ export interface ToolContext {
   catalogue: readonly { name: string; requires: ToolRequirement }[];
   /** Aborted when the client goes away or cancels the request. */
   signal: AbortSignal;
+  /**
+   * The memory this call's answer may take: pass it to every backend read
+   * that answers a run with its input and results (the backend weighs the run
+   * and refuses with LimitReached when answers in flight hold too much).
+   */
+  budget: ReadBudget;
   /** Which runs the caller may see for an action: all (an `:all` scope) or its own. */
   access(action: "read" | "cancel"): RunAccess;
   /** The caller as the owner recorded on a run it starts. */

@@ -108,6 +108,23 @@ export class SqlStore implements Store {
     return { runs: rows.map(toOwnedRun), ...(nextCursor && { nextCursor }) };
   }
 
+  async unfinishedRunIds(owner: Principal, limit: number): Promise<string[]> {
+    const rows = await this.all<{ run_id: string }>({
+      text: "SELECT run_id FROM owned_runs WHERE issuer = ? AND subject = ? AND finished_at IS NULL ORDER BY started_at DESC, seq DESC LIMIT ?",
+      values: [boundId(owner.issuer), boundId(owner.subject), pageSize(limit)],
+    });
+    return rows.map((row) => row.run_id);
+  }
+
+  async markFinished(runIds: readonly string[]): Promise<void> {
+    for (const runId of runIds) {
+      await this.run({
+        text: "UPDATE owned_runs SET finished_at = ? WHERE run_id = ? AND finished_at IS NULL",
+        values: [new Date().toISOString(), boundId(runId)],
+      });
+    }
+  }
+
   async appendAuditEvent(event: AuditEvent): Promise<void> {
     const e = valid(AuditEvent, event, "audit event");
     await this.run({

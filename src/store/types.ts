@@ -35,6 +35,10 @@ export interface RunOwnership {
     owner: Principal,
     query: OwnedRunsQuery,
   ): Promise<{ runs: OwnedRun[]; nextCursor?: string }>;
+  /** Ids of runs one principal started that were not yet seen finished, newest first, at most `limit`. */
+  unfinishedRunIds(owner: Principal, limit: number): Promise<string[]>;
+  /** Records that these runs were seen finished: they no longer count as unfinished. */
+  markFinished(runIds: readonly string[]): Promise<void>;
 }
 
 /**

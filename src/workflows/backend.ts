@@ -16,6 +16,17 @@ import type {
  */
 export type RunAccess = { kind: "all" } | { kind: "own"; owner: Principal };
 
+/**
+ * The memory a request's answer may take (src/http/answer-budget.ts): before
+ * a backend builds a run with its input and results, it admits the run's
+ * bytes (as JSON, where known without building it). `admit` throws
+ * LimitReached when answers in flight already hold too much; a later
+ * `admit` for the same request replaces the earlier figure.
+ */
+export interface ReadBudget {
+  admit(bytes: number): void;
+}
+
 export interface ListRunsQuery {
   task?: string;
   status?: TaskRunStatus[];
@@ -39,6 +50,8 @@ export interface WaitOptions {
   /** Called whenever the run's status (or attempt) changes while waiting. */
   onChange?: (run: TaskRun) => void;
   access: RunAccess;
+  /** Admits the run answered at the end of the wait. */
+  budget?: ReadBudget;
 }
 
 export interface LogsQuery {
@@ -81,9 +94,10 @@ export interface WorkflowBackend {
   taskNameOf(reference: string): string | undefined;
   /** Starts a run recorded as started by `startedBy`; subtasks inherit it. May throw LimitReached. */
   startRun(task: string, input: TaskInput, startedBy: StartedBy): Promise<TaskRun>;
-  getRun(id: string, access: RunAccess): Promise<TaskRun>;
+  /** The run in full; `budget` admits its bytes before it is built (where the backend can). */
+  getRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<TaskRun>;
   listRuns(query: ListRunsQuery): Promise<RunPage>;
-  cancelRun(id: string, access: RunAccess): Promise<CancelOutcome>;
+  cancelRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<CancelOutcome>;
   waitForRun(id: string, options: WaitOptions): Promise<TaskRun>;
   getRunLogs(id: string, query: LogsQuery, access: RunAccess): Promise<LogPage>;
   /** Stops taking work; lets running work finish within `graceMs` where the backend runs it. */

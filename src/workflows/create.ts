@@ -30,6 +30,7 @@ export function createBackend(
         workflow: config.workflow,
         logger,
         ownership,
+        maxActiveRunsPerCaller: config.maxActiveRunsPerCaller,
       });
   }
 }

@@ -48,6 +48,13 @@ export class InvalidCursor extends WorkflowError {
   static override code = "ERR_INVALID_CURSOR";
 }
 
+/**
+ * When a caller refused by a bound on its runs should try again. Nothing
+ * says when a slot frees (runs last what they last), so this is the order of
+ * a typical run, not a promise.
+ */
+export const LIMIT_RETRY_AFTER_SECONDS = 30;
+
 /** A bound on pending runs (per caller or in total) or a rate limit: retry after `retryAfterSeconds`. */
 export class LimitReached extends WorkflowError {
   static override code = "ERR_LIMIT_REACHED";

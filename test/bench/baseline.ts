@@ -52,6 +52,7 @@ function contextOf(signal: AbortSignal): ToolContext {
     audit,
     catalogue,
     signal,
+    budget: { admit: () => {} },
     access: () => ({ kind: "all" }),
     startedBy: () => ({ issuer: "", subject: "anonymous", at: new Date().toISOString() }),
     waitForRun: (id, seconds) =>

@@ -178,8 +178,9 @@ describe("runs waiting at a restart", () => {
     const statuses = await Promise.all(
       ada.map(async (run) => (await engine.getRun(run.id, ALL)).status),
     );
-    // Ada's interrupted run and Bob's took the two slots (not Ada's first two); Ada's second took Bob's when it ended.
-    expect(statuses).toEqual(["running", "running", "pending", "pending"]);
+    // Ada's interrupted run and Bob's took the two root slots (not Ada's first two); when Bob's
+    // ended, Ada's second did not take it: one caller holds at most one of two root slots.
+    expect(statuses).toEqual(["running", "pending", "pending", "pending"]);
   });
 
   it("keep a retry's backoff across the restart", async () => {

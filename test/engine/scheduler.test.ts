@@ -33,7 +33,12 @@ function admitAll(scheduler: Scheduler): string[] {
 describe("admission by depth", () => {
   it("gives roots T − D threads and each level below one more", () => {
     const scheduler = limits(4, 2);
-    for (const id of ["r1", "r2", "r3"]) scheduler.enqueue(item(id));
+    for (const [id, owner] of [
+      ["r1", "a"],
+      ["r2", "b"],
+      ["r3", "c"],
+    ] as const)
+      scheduler.enqueue(item(id, 0, owner));
     expect(admitAll(scheduler)).toEqual(["r1", "r2"]);
     scheduler.enqueue(item("c1", 1));
     scheduler.enqueue(item("c2", 1));
@@ -63,7 +68,12 @@ describe("admission by depth", () => {
 
   it("with no subtasks allowed, gives roots every thread", () => {
     const scheduler = limits(2, 0);
-    for (const id of ["r1", "r2", "r3"]) scheduler.enqueue(item(id));
+    for (const [id, owner] of [
+      ["r1", "a"],
+      ["r2", "b"],
+      ["r3", "c"],
+    ] as const)
+      scheduler.enqueue(item(id, 0, owner));
     expect(admitAll(scheduler)).toEqual(["r1", "r2"]);
   });
 
@@ -93,6 +103,40 @@ describe("admission by depth", () => {
 });
 
 describe("fairness between callers", () => {
+  it("never gives one caller every root slot: another's run starts at once (the defaults: 6 threads, depth 3)", () => {
+    // The observed problem: eight longRunning runs of one caller held all three root slots,
+    // and another caller's greet waited 59 s for one to end.
+    const scheduler = limits(6, 3);
+    expect(scheduler.rootsPerOwner).toBe(2);
+    for (let i = 1; i <= 8; i++) scheduler.enqueue(item(`a${i}`, 0, "alice"));
+    expect(admitAll(scheduler)).toEqual(["a1", "a2"]);
+    expect(scheduler.rootsHeldBy("alice")).toBe(2);
+    expect(scheduler.pendingRoots("alice")).toBe(6);
+    scheduler.enqueue(item("b1", 0, "bob"));
+    expect(admitAll(scheduler)).toEqual(["b1"]);
+    // Every root slot is held now: Carol waits for the first to free, and gets it before Alice.
+    scheduler.enqueue(item("c1", 0, "carol"));
+    expect(admitAll(scheduler)).toEqual([]);
+    scheduler.release("a1");
+    expect(admitAll(scheduler)).toEqual(["c1"]);
+    scheduler.release("b1");
+    expect(admitAll(scheduler)).toEqual(["a3"]);
+    expect(scheduler.rootsHeldBy("alice")).toBe(2);
+  });
+
+  it("gives one caller all of a single root slot, and T − D − 1 of several", () => {
+    const single = limits(2, 1);
+    for (const id of ["a1", "a2"]) single.enqueue(item(id, 0, "alice"));
+    expect(admitAll(single)).toEqual(["a1"]);
+    const several = limits(8, 2);
+    for (let i = 1; i <= 8; i++) several.enqueue(item(`a${i}`, 0, "alice"));
+    expect(admitAll(several)).toEqual(["a1", "a2", "a3", "a4", "a5"]);
+    several.release("a5");
+    several.release("a5");
+    expect(several.rootsHeldBy("alice")).toBe(4);
+    expect(admitAll(several)).toEqual(["a6"]);
+  });
+
   it("starts another caller's run before the rest of one caller's batch", () => {
     // The observed problem: four longRunning runs of one caller held every slot and another's greet waited.
     const scheduler = limits(3, 1);
@@ -201,7 +245,7 @@ const treeOf = (depth: number): fc.Arbitrary<Tree> =>
     : fc.record({ children: fc.array(treeOf(depth - 1), { maxLength: 3 }) });
 
 describe("property: any trees, any interleaving", () => {
-  it("never holds more than T threads, never deadlocks, always drains", () => {
+  it("never holds more than T threads, never deadlocks, always drains, shares root slots", () => {
     const world = fc
       .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 5 }))
       .filter(([threads, depth]) => depth < threads)
@@ -266,11 +310,22 @@ function simulate(threads: number, depth: number, roots: [Tree, string][], seed:
     return random % n;
   };
   const arrivals = [...roots];
+  const owners = new Set(roots.map(([, owner]) => owner));
   for (let step = 0; step < 100_000; step++) {
     for (let next = scheduler.next(); next; next = scheduler.next()) {
       held.add(nodes.get(next.runId) as Node);
     }
     expect(scheduler.held).toBeLessThanOrEqual(threads);
+    // No owner holds more than its share of the root slots, and a root of an owner under
+    // its share never waits while a root slot is free.
+    for (const owner of owners) {
+      const roots = [...held].filter((node) => node.depth === 0 && node.owner === owner).length;
+      expect(scheduler.rootsHeldBy(owner)).toBe(roots);
+      expect(roots).toBeLessThanOrEqual(scheduler.rootsPerOwner);
+      if (scheduler.pendingRoots(owner) > 0 && roots < scheduler.rootsPerOwner) {
+        expect(scheduler.held).toBeGreaterThanOrEqual(threads - depth);
+      }
+    }
     const events: (() => void)[] = [];
     const arrival = arrivals[0];
     if (arrival) {

@@ -11,6 +11,8 @@ import type { Principal } from "../../src/workflows/run.js";
 export class MemoryOwnership implements RunOwnership {
   /** Oldest first, as recorded. */
   readonly records: OwnedRun[] = [];
+  /** Run ids seen finished (markFinished). */
+  readonly finished = new Set<string>();
   failing = false;
   /** How many times each method was called. */
   readonly calls = { recordRun: 0, ownedRun: 0, listOwnedRuns: 0 };
@@ -45,6 +47,25 @@ export class MemoryOwnership implements RunOwnership {
     const runs = mine.slice(start, start + query.limit);
     const last = runs.at(-1);
     return start + query.limit < mine.length && last ? { runs, nextCursor: last.runId } : { runs };
+  }
+
+  async unfinishedRunIds(owner: Principal, limit: number): Promise<string[]> {
+    this.fail();
+    return [...this.records]
+      .reverse()
+      .filter(
+        (r) =>
+          r.startedBy.issuer === owner.issuer &&
+          r.startedBy.subject === owner.subject &&
+          !this.finished.has(r.runId),
+      )
+      .slice(0, limit)
+      .map((r) => r.runId);
+  }
+
+  async markFinished(runIds: readonly string[]): Promise<void> {
+    this.fail();
+    for (const id of runIds) this.finished.add(id);
   }
 
   private fail(): void {

@@ -13,9 +13,9 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { TaskRun } from "../../workflows/run.js";
-import { accessFor, auditEventOf } from "../caller.js";
+import { accessFor, auditEventOf, failureOf } from "../caller.js";
 import { describeRun } from "../format.js";
-import { INTERNAL, isWorkflowError, toolResult } from "../results.js";
+import { isWorkflowError, toolResult } from "../results.js";
 import { type ServerParts, scopeOf } from "../scope.js";
 import { detailedTaskOf } from "./task-of-run.js";
 
@@ -51,8 +51,8 @@ export function registerTaskMethods(
 
   const runOfTask = async (ctx: ServerContext, taskId: string, action: "read" | "cancel") => {
     try {
-      const { caller } = scopeOf(parts, ctx);
-      return await parts.backend.getRun(taskId, accessFor(caller, action));
+      const { caller, budget } = scopeOf(parts, ctx);
+      return await parts.backend.getRun(taskId, accessFor(caller, action), budget);
     } catch (error) {
       throw protocolError(error);
     }
@@ -90,17 +90,13 @@ export function registerTaskMethods(
           taskId,
           accessFor(caller, "cancel"),
         );
-        await parts.auditor.stateChange({
+        await parts.auditor.record({
           ...event(),
           task: run.task,
           outcome: alreadyFinished ? "already_finished" : "canceled",
         });
       } catch (error) {
-        await parts.auditor.stateChange({
-          ...event(),
-          outcome: "failed",
-          reason: isWorkflowError(error) ? error.code : INTERNAL,
-        });
+        await parts.auditor.record({ ...event(), ...failureOf(error) });
         throw protocolError(error);
       }
       return {};
@@ -125,6 +121,9 @@ function protocolError(error: unknown): ProtocolError {
     return new ProtocolError(code, `Failed to retrieve task: ${error.message}`, {
       code: error.code,
       retryable: error.retryable,
+      ...(error.retryAfterSeconds === undefined
+        ? {}
+        : { retryAfterSeconds: error.retryAfterSeconds }),
     });
   }
   return new ProtocolError(

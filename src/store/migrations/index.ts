@@ -1,5 +1,6 @@
 import type { Dialect } from "../sql.js";
 import ownedRunsAndAuditEvents from "./001-owned-runs-and-audit-events.js";
+import finishedOwnedRuns from "./002-finished-owned-runs.js";
 
 /**
  * One schema change: a version, a name, and its SQL for each dialect. A
@@ -12,4 +13,4 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [ownedRunsAndAuditEvents];
+export const MIGRATIONS: readonly Migration[] = [ownedRunsAndAuditEvents, finishedOwnedRuns];

@@ -3,11 +3,14 @@ import { z } from "zod";
 import type { RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
 import { listQueryDigest } from "../access.js";
+import { tooManyActiveRuns } from "../active-runs.js";
+import { answerSizeOf } from "../answer-size.js";
 import type {
   CancelOutcome,
   ListRunsQuery,
   LogPage,
   LogsQuery,
+  ReadBudget,
   RunAccess,
   RunPage,
   WaitOptions,
@@ -17,9 +20,16 @@ import { BackendUnavailable, UnknownTask } from "../errors.js";
 import { isTerminal, StartedBy, type TaskInfo, type TaskInput, type TaskRun } from "../run.js";
 import { ownerKey, runNotFound } from "./access.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { getRun, listRuns, logPage, unfinishedDescendants } from "./db/queries.js";
+import {
+  getRun,
+  listRuns,
+  logPage,
+  runBytes,
+  unfinishedDescendants,
+  unfinishedRoots,
+} from "./db/queries.js";
 import { Executor, newRunId } from "./executor.js";
-import type { EngineLimits } from "./limits.js";
+import { type EngineLimits, MAX_LOG_PAGE_CHARS } from "./limits.js";
 import { LogWriter } from "./log-writer.js";
 import { recover } from "./recovery.js";
 import type { RegisteredTask } from "./registry.js";
@@ -112,6 +122,11 @@ export class LocalEngine implements WorkflowBackend {
     const args = validateInput(definition, input);
     const owner = StartedBy.parse(startedBy);
     const key = ownerKey(owner);
+    const { maxActiveRunsPerCaller: active } = this.parts.limits;
+    // Counted and inserted with no await between: concurrent starts cannot both pass.
+    if (active > 0 && unfinishedRoots(this.db, owner, active) >= active) {
+      throw tooManyActiveRuns(active);
+    }
     this.parts.scheduler.checkNewRoot(key);
     const id = newRunId();
     insertRun(this.db, { id, task, input: args, rootId: id, depth: 0, startedBy: owner });
@@ -119,9 +134,9 @@ export class LocalEngine implements WorkflowBackend {
     return this.mustGet(id, { kind: "all" });
   }
 
-  async getRun(id: string, access: RunAccess): Promise<TaskRun> {
+  async getRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<TaskRun> {
     this.assertOpen();
-    return this.mustGet(id, access);
+    return this.mustGet(id, access, "read", budget);
   }
 
   async listRuns({ task, status, limit, cursor, access }: ListRunsQuery): Promise<RunPage> {
@@ -149,18 +164,21 @@ export class LocalEngine implements WorkflowBackend {
     };
   }
 
-  async cancelRun(id: string, access: RunAccess): Promise<CancelOutcome> {
+  async cancelRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<CancelOutcome> {
     this.assertOpen();
-    const run = this.mustGet(id, access, "cancel");
+    const run = this.mustGet(id, access, "cancel", budget);
     if (isTerminal(run.status)) return { run, alreadyFinished: true };
     // The whole subtree: a canceled parent's subtasks have no one to report to.
     this.executor.ended(cancelRuns(this.db, [id, ...unfinishedDescendants(this.db, id)]));
     return { run: this.mustGet(id, access, "cancel"), alreadyFinished: false };
   }
 
-  async waitForRun(id: string, { access, ...options }: WaitOptions): Promise<TaskRun> {
+  async waitForRun(id: string, { access, budget, ...options }: WaitOptions): Promise<TaskRun> {
     this.assertOpen();
-    return this.changes.wait(this.mustGet(id, access), options);
+    const run = await this.changes.wait(this.mustGet(id, access, "read", budget), options);
+    // What it has become (its results) is what the answer holds.
+    budget?.admit(answerSizeOf(run));
+    return run;
   }
 
   async getRunLogs(
@@ -169,7 +187,7 @@ export class LocalEngine implements WorkflowBackend {
     access: RunAccess,
   ): Promise<LogPage> {
     this.assertOpen();
-    this.mustGet(id, access);
+    if (runBytes(this.db, id, access) === undefined) throw runNotFound(id, access);
     const size = pageLimit(limit);
     const isLogCursor = (value: Record<string, unknown>): value is { run: string; seq: number } =>
       value.run === id && Number.isInteger(value.seq) && Object.keys(value).length === 2;
@@ -182,11 +200,17 @@ export class LocalEngine implements WorkflowBackend {
       endTime: instant("end time", endTime),
       limit: size + 1,
     });
-    const page = rows.slice(0, size);
+    const page: typeof rows = [];
+    let chars = 0;
+    for (const row of rows.slice(0, size)) {
+      chars += row.line.message.length;
+      if (page.length > 0 && chars > MAX_LOG_PAGE_CHARS) break;
+      page.push(row);
+    }
     const last = page.at(-1);
     return {
       lines: page.map((row) => row.line),
-      ...(rows.length > size && last
+      ...(rows.length > page.length && last
         ? { nextCursor: encodeCursor({ run: id, seq: last.seq }) }
         : {}),
     };
@@ -218,7 +242,18 @@ export class LocalEngine implements WorkflowBackend {
     }
   }
 
-  private mustGet(id: string, access: RunAccess, action?: RunAction): TaskRun {
+  /** The run in full; with a budget, weighed (and maybe refused) before it is read. */
+  private mustGet(
+    id: string,
+    access: RunAccess,
+    action: RunAction = "read",
+    budget?: ReadBudget,
+  ): TaskRun {
+    if (budget) {
+      const bytes = runBytes(this.db, id, access);
+      if (bytes === undefined) throw runNotFound(id, access, action);
+      budget.admit(bytes);
+    }
     const run = getRun(this.db, id, access);
     if (!run) throw runNotFound(id, access, action);
     return run;

@@ -33,11 +33,15 @@ export class FairQueue<T> {
     this.count++;
   }
 
-  /** The oldest item of the owner whose turn it is. */
-  shift(): T | undefined {
+  /**
+   * The oldest item of the owner whose turn it is, among the owners `eligible`
+   * lets go now; an owner passed over keeps its turn.
+   */
+  shift(eligible?: (owner: string) => boolean): T | undefined {
     let next: Lane<T> | undefined;
-    for (const lane of this.lanes.values()) {
-      if (lane.items.length > 0 && (!next || lane.lastServed < next.lastServed)) next = lane;
+    for (const [owner, lane] of this.lanes) {
+      if (lane.items.length === 0 || (next && lane.lastServed >= next.lastServed)) continue;
+      if (!eligible || eligible(owner)) next = lane;
     }
     if (!next) return undefined;
     next.lastServed = ++this.served;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_MAX_ACTIVE_RUNS } from "../active-runs.js";
 import { MAX_INPUT_BYTES } from "../run.js";
 
 /**
@@ -18,6 +19,8 @@ export const EngineLimits = z
     maxPendingPerCaller: z.number().int().min(1).max(100_000).default(50),
     /** Root runs all callers together may have waiting to start. */
     maxPending: z.number().int().min(1).max(1_000_000).default(500),
+    /** Unfinished root runs one caller may have, waiting or running; 0: no bound. */
+    maxActiveRunsPerCaller: z.number().int().min(0).max(100_000).default(DEFAULT_MAX_ACTIVE_RUNS),
     /** Unfinished subtask runs under one root run; a ctx.run beyond it fails. */
     maxOpenSubtasksPerRun: z.number().int().min(1).max(100_000).default(1_000),
     /** A run interrupted this many times (the server stopped while it ran) fails instead of running again. */
@@ -48,11 +51,13 @@ export const MAX_LOG_LINES_PER_ATTEMPT = 10_000;
 export const MAX_PAGE_LIMIT = 1_000;
 
 /**
- * When a caller refused by a pending-runs bound should try again. Nothing
- * says when a slot frees (runs last what they last), so this is the order of
- * a typical run, not a promise.
+ * Most characters of log messages one page carries: a thousand lines of 8 KB
+ * would be an 8 MB answer (twice over, with its text), so a page ends early
+ * and its cursor leads on.
  */
-export const LIMIT_RETRY_AFTER_SECONDS = 30;
+export const MAX_LOG_PAGE_CHARS = 1024 * 1024;
+
+export { LIMIT_RETRY_AFTER_SECONDS } from "../errors.js";
 
 /** Idle worker threads exit after this long, so an idle server holds none. */
 export const IDLE_THREAD_MS = 30_000;

@@ -45,14 +45,26 @@ export interface SchedulerLimits {
  *   (or is timed out or canceled), deepest first, and the queue drains.
  *
  * Deeper attempts are admitted first (they finish trees already started),
- * and within a depth owners take turns (FairQueue). Root runs waiting to
- * start are bounded per caller and in total; retries and restarts re-queue
- * what was already accepted and are never refused.
+ * and within a depth owners take turns (FairQueue). One owner holds at most
+ * T − D − 1 of the T − D root slots (all of them when there is only one), so
+ * however many long runs one caller keeps running, another caller's root run
+ * starts as soon as it is queued; the turns decide who takes a slot that
+ * frees. This only withholds admissions, so the invariant holds as before,
+ * and progress too: it never holds back a subtask, and a root it holds back
+ * belongs to an owner that holds a running root, which ends. Root runs
+ * waiting to start are bounded per caller and in total; retries and
+ * restarts re-queue what was already accepted and are never refused.
  */
 export class Scheduler {
   private readonly levels: FairQueue<QueuedAttempt>[];
   /** Attempts holding a thread, by run (a run has one attempt at a time). */
-  private readonly holders = new Map<string, number>();
+  private readonly holders = new Map<string, QueuedAttempt>();
+  /** Root slots each owner holds (owners holding none are absent). */
+  private readonly rootsHeld = new Map<string, number>();
+  /** Root slots one owner may hold at once. */
+  readonly rootsPerOwner: number;
+  private readonly mayStartRoot = (owner: string) =>
+    (this.rootsHeld.get(owner) ?? 0) < this.rootsPerOwner;
   private draining = false;
   private mostHeld = 0;
 
@@ -61,6 +73,7 @@ export class Scheduler {
       throw new RangeError("maxSubtaskDepth must be below maxThreads");
     }
     this.levels = Array.from({ length: limits.maxSubtaskDepth + 1 }, () => new FairQueue());
+    this.rootsPerOwner = Math.max(1, limits.maxThreads - limits.maxSubtaskDepth - 1);
   }
 
   /** Threads held now, and the most ever held at once. */
@@ -74,6 +87,11 @@ export class Scheduler {
 
   get queued(): number {
     return this.levels.reduce((sum, level) => sum + level.size, 0);
+  }
+
+  /** Root slots an owner holds now. */
+  rootsHeldBy(owner: string): number {
+    return this.rootsHeld.get(owner) ?? 0;
   }
 
   /** Root runs waiting to start, all callers or one. */
@@ -121,9 +139,10 @@ export class Scheduler {
     const shallowest = this.draining ? 1 : 0;
     for (let depth = maxSubtaskDepth; depth >= shallowest; depth--) {
       if (this.holders.size >= maxThreads - (maxSubtaskDepth - depth)) return undefined;
-      const item = this.levels[depth]?.shift();
+      const item = this.levels[depth]?.shift(depth === 0 ? this.mayStartRoot : undefined);
       if (item) {
-        this.holders.set(item.runId, depth);
+        this.holders.set(item.runId, item);
+        if (depth === 0) this.rootsHeld.set(item.owner, this.rootsHeldBy(item.owner) + 1);
         this.mostHeld = Math.max(this.mostHeld, this.holders.size);
         return item;
       }
@@ -132,7 +151,13 @@ export class Scheduler {
   }
 
   release(runId: string): void {
+    const item = this.holders.get(runId);
+    if (!item) return;
     this.holders.delete(runId);
+    if (item.depth !== 0) return;
+    const roots = this.rootsHeldBy(item.owner) - 1;
+    if (roots > 0) this.rootsHeld.set(item.owner, roots);
+    else this.rootsHeld.delete(item.owner);
   }
 
   /**

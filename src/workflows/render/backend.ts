@@ -3,11 +3,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ALL_RUNS_SCOPE, type RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
 import { listQueryDigest, reaches } from "../access.js";
+import { DEFAULT_MAX_ACTIVE_RUNS } from "../active-runs.js";
+import { answerSizeOf, noteAnswerSize } from "../answer-size.js";
 import type {
   CancelOutcome,
   ListRunsQuery,
   LogPage,
   LogsQuery,
+  ReadBudget,
   RunAccess,
   RunPage,
   WaitOptions,
@@ -31,6 +34,7 @@ import {
   type TaskRunSummary,
   toSummary,
 } from "../run.js";
+import { ActiveRuns } from "./active-runs.js";
 import { mapLimit, SingleFlight } from "./concurrency.js";
 import { encodeCursor, listCursorFor } from "./cursor.js";
 import { followRunEvents } from "./events.js";
@@ -71,14 +75,16 @@ export class RenderBackend implements WorkflowBackend {
   readonly #taskListing = new SingleFlight<"tasks", Task[]>();
   readonly #followers: RunFollowers;
   readonly #summaries: RunSummaries;
+  readonly #active: ActiveRuns;
 
   constructor(
     private readonly http: RenderHttp,
     private readonly workflow: ServedWorkflow,
     private readonly owners: RunOwners,
     private readonly logger: Logger,
-    follow?: FollowLimits,
+    options: { follow?: FollowLimits; maxActiveRunsPerCaller?: number } = {},
   ) {
+    const { follow, maxActiveRunsPerCaller = DEFAULT_MAX_ACTIVE_RUNS } = options;
     this.#followers = new RunFollowers(
       {
         read: async (id) => (await this.readRun(id)) ?? Promise.reject(this.notFound(id)),
@@ -96,6 +102,7 @@ export class RenderBackend implements WorkflowBackend {
         return run && toSummary(run);
       },
     });
+    this.#active = new ActiveRuns(owners, this.#summaries, maxActiveRunsPerCaller);
   }
 
   describe(): string {
@@ -126,20 +133,25 @@ export class RenderBackend implements WorkflowBackend {
         `The input is ${(bytes / 1024 / 1024).toFixed(1)} MB as JSON; Render accepts at most 4 MB of task arguments`,
       );
     }
-    const created = await this.http.request("POST", "/task-runs", {
-      // The key makes a retried POST (after a timeout or a 5xx) start one run, not two.
-      body: { task: ref.slug, input, idempotencyKey: randomUUID() },
-      schema: RenderRun,
-      notFound: (message) =>
-        new UnknownTask(`Render has no task ${ref.slug}${message ? ` (${message})` : ""}`),
+    return this.#active.admit(startedBy, async () => {
+      const created = await this.http.request("POST", "/task-runs", {
+        // The key makes a retried POST (after a timeout or a 5xx) start one run, not two.
+        body: { task: ref.slug, input, idempotencyKey: randomUUID() },
+        schema: RenderRun,
+        notFound: (message) =>
+          new UnknownTask(`Render has no task ${ref.slug}${message ? ` (${message})` : ""}`),
+      });
+      // Recorded before anyone hears of the run: an answered start always has its owner.
+      await this.recordOrCancel(created.id, ref.label, startedBy);
+      return { ...toTaskRun(created, ref.label, startedBy), input };
     });
-    // Recorded before anyone hears of the run: an answered start always has its owner.
-    await this.recordOrCancel(created.id, ref.label, startedBy);
-    return { ...toTaskRun(created, ref.label, startedBy), input };
   }
 
-  async getRun(id: string, access: RunAccess): Promise<TaskRun> {
-    return this.visibleRun(id, access, "read");
+  async getRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<TaskRun> {
+    // Read once for every caller at that moment (readRun): weighed once it is in memory.
+    const run = await this.visibleRun(id, access, "read");
+    budget?.admit(answerSizeOf(run));
+    return run;
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunPage> {
@@ -201,8 +213,9 @@ export class RenderBackend implements WorkflowBackend {
     };
   }
 
-  async cancelRun(id: string, access: RunAccess): Promise<CancelOutcome> {
+  async cancelRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<CancelOutcome> {
     const run = await this.visibleRun(id, access, "cancel");
+    budget?.admit(answerSizeOf(run));
     if (run.rootTaskRunId !== run.id) {
       throw new NotRootRun(
         `Run ${id} is a subtask run; Render cancels a whole run tree from its root. Cancel its root run ${run.rootTaskRunId} instead (that cancels ${id} too).`,
@@ -235,7 +248,9 @@ export class RenderBackend implements WorkflowBackend {
       followed && reaches(options.access, followed.startedBy)
         ? followed
         : await this.visibleRun(id, options.access, "read");
-    return waitForRun(run, options, this.#followers);
+    const latest = await waitForRun(run, options, this.#followers);
+    options.budget?.admit(answerSizeOf(latest));
+    return latest;
   }
 
   async getRunLogs(id: string, query: LogsQuery, access: RunAccess): Promise<LogPage> {
@@ -288,10 +303,9 @@ export class RenderBackend implements WorkflowBackend {
       const name = await this.taskName(details.taskId);
       if (name === undefined) return undefined;
       const rootId = details.rootTaskRunId || details.id;
-      const run = toTaskRun(
-        details,
-        `${this.workflow.slug}/${name}`,
-        await this.owners.startedBy(rootId),
+      const run = noteAnswerSize(
+        toTaskRun(details, `${this.workflow.slug}/${name}`, await this.owners.startedBy(rootId)),
+        answerSizeOf(details),
       );
       this.#summaries.remember(toSummary(run));
       return run;

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import type { Logger } from "../../logger.js";
+import { noteAnswerSize } from "../answer-size.js";
 import {
   BackendForbidden,
   BackendUnavailable,
@@ -264,7 +265,8 @@ function parseBody<T>(schema: z.ZodType<T>, text: string, label: string): T {
       `Render's API answered ${label} with a body this server does not understand (${where}: ${issue?.message ?? "invalid"})`,
     );
   }
-  return parsed.data;
+  const { data } = parsed;
+  return typeof data === "object" && data !== null ? noteAnswerSize(data, text.length) : data;
 }
 
 /** Render's `message`, one line and short: it is shown to clients as is. */

@@ -24,6 +24,8 @@ export interface RenderBackendOptions {
   budget?: Partial<BudgetOptions>;
   /** How many runs are followed with event streams, and how often followers may read runs. */
   follow?: Partial<FollowLimits>;
+  /** MAX_ACTIVE_RUNS_PER_CALLER; 0: no bound. */
+  maxActiveRunsPerCaller?: number;
 }
 
 /**
@@ -50,7 +52,12 @@ export async function createRenderBackend(options: RenderBackendOptions): Promis
     workflow,
     new RunOwners(options.ownership, options.logger),
     options.logger,
-    { ...DEFAULT_FOLLOW_LIMITS, ...options.follow },
+    {
+      follow: { ...DEFAULT_FOLLOW_LIMITS, ...options.follow },
+      ...(options.maxActiveRunsPerCaller === undefined
+        ? {}
+        : { maxActiveRunsPerCaller: options.maxActiveRunsPerCaller }),
+    },
   );
   if (workflow.devServer) {
     options.logger.warn(

@@ -49,6 +49,24 @@ export class RunOwners {
     }
   }
 
+  /** The runs `owner` started that were not yet seen finished, newest first, at most `limit`. */
+  async unfinished(owner: Principal, limit: number): Promise<string[]> {
+    try {
+      return await this.store.unfinishedRunIds(owner, limit);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
+  async markFinished(runIds: readonly string[]): Promise<void> {
+    if (runIds.length === 0) return;
+    try {
+      await this.store.markFinished(runIds);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
   private unavailable(error: unknown): BackendUnavailable {
     this.logger.error({ err: error }, "the run-ownership store failed");
     return new BackendUnavailable(

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RunAccess } from "../../backend.js";
-import type { LogLine, TaskRun, TaskRunStatus, TaskRunSummary } from "../../run.js";
+import type { LogLine, Principal, TaskRun, TaskRunStatus, TaskRunSummary } from "../../run.js";
 import { accessCondition } from "../access.js";
 import {
   type AttemptReason,
@@ -30,6 +30,20 @@ export function getRun(db: Database.Database, id: string, access: RunAccess): Ta
     | RunRow
     | undefined;
   return row ? toRun(row, attemptsOf(db, [row.id]).get(row.id) ?? []) : undefined;
+}
+
+/**
+ * The bytes of a run's input and results, without reading them into memory
+ * (the answer budget weighs a run before it is built); undefined when no run
+ * with that id is within `access`.
+ */
+export function runBytes(db: Database.Database, id: string, access: RunAccess): number | undefined {
+  const { sql, params } = accessCondition(access);
+  const row = statement(
+    db,
+    `SELECT length(CAST(input AS BLOB)) + COALESCE(length(CAST(results AS BLOB)), 0) AS bytes FROM runs WHERE id = ? AND ${sql}`,
+  ).get(id, ...params) as { bytes: number } | undefined;
+  return row?.bytes;
 }
 
 export interface RunListQuery {
@@ -119,6 +133,15 @@ SELECT runs.id FROM runs JOIN tree ON runs.id = tree.id WHERE runs.status IN ('p
   ).all(id) as { id: string }[];
   return rows.map((row) => row.id);
 }
+
+/** How many root runs `owner` has not finished (waiting or running), counting up to `atMost`. */
+export const unfinishedRoots = (db: Database.Database, owner: Principal, atMost: number): number =>
+  (
+    statement(
+      db,
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM runs WHERE owner_issuer = ? AND owner_subject = ? AND depth = 0 AND status IN ('pending', 'running', 'paused') LIMIT ?)`,
+    ).get(owner.issuer, owner.subject, atMost) as { n: number }
+  ).n;
 
 /** Runs not yet finished, oldest first, with their latest attempt: what a start must pick up. */
 export function unfinishedRuns(

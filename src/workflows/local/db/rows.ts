@@ -1,3 +1,4 @@
+import { noteAnswerSize } from "../../answer-size.js";
 import type {
   StartedBy,
   TaskRun,
@@ -81,7 +82,7 @@ export function toSummary(row: SummaryRow, attempts: AttemptRow[]): TaskRunSumma
 export function toRun(row: RunRow, attempts: AttemptRow[]): TaskRun {
   const run: TaskRun = { ...toSummary(row, attempts), input: JSON.parse(row.input) };
   if (row.results !== null) run.results = JSON.parse(row.results);
-  return run;
+  return noteAnswerSize(run, row.input.length + (row.results?.length ?? 0));
 }
 
 function toAttempt(row: AttemptRow): TaskRunAttempt {
