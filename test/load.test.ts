@@ -26,9 +26,14 @@ import {
   singleMessage,
   toolCallInit,
 } from "./helpers/load.js";
-import { type Era, type Stack, startStack } from "./helpers/stack.js";
+import { type Era, type Stack, startStack, taskMethod } from "./helpers/stack.js";
 
-const NO_RATE_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: "0", RATE_LIMIT_RUNS_PER_MINUTE: "0" };
+/** No per-caller bounds: the load comes from few callers on purpose. */
+const NO_RATE_LIMITS = {
+  RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
+  RATE_LIMIT_RUNS_PER_MINUTE: "0",
+  MAX_ACTIVE_RUNS_PER_CALLER: "0",
+};
 const CALLER_SCOPES = "workflows:read workflows:run workflows:cancel";
 
 interface CallAnswer {
@@ -443,10 +448,14 @@ describe("(c) cancelling running attempts keeps the OS thread count within the p
 
   it(`${ROUNDS} rounds of cancelling ${MAX_THREADS} running attempts while ${MAX_THREADS} more wait: OS threads never exceed the baseline + ${MAX_THREADS} (a terminated thread exits before its replacement starts)`, async () => {
     const url = stack.server.url;
-    const token = await stack.issuer.sign({ sub: "canceller", scope: CALLER_SCOPES });
+    // Two callers: one caller may hold only one of the two root slots.
+    const tokens = await Promise.all(
+      ["canceller-1", "canceller-2"].map((sub) => stack.issuer.sign({ sub, scope: CALLER_SCOPES })),
+    );
     let id = 0;
-    const call = async (name: string, args: Record<string, unknown>) => {
+    const call = async (name: string, args: Record<string, unknown>, caller = 0) => {
       const mine = ++id;
+      const token = tokens[caller] as string;
       const r = resultOf(await callTool(url, "legacy", token, name, args, mine), mine);
       if (typeof r === "string") throw new Error(`${name}: ${r}`);
       return r as { run: TaskRun };
@@ -472,20 +481,20 @@ describe("(c) cancelling running attempts keeps the OS thread count within the p
       for (let round = 0; round < ROUNDS; round++) {
         // CPU-bound attempts that never yield: terminating them is what frees their threads.
         const running = [
-          await call("start_task_run", { task: "busy", input: [60_000] }),
-          await call("start_task_run", { task: "busy", input: [60_000] }),
+          await call("start_task_run", { task: "busy", input: [60_000] }, 0),
+          await call("start_task_run", { task: "busy", input: [60_000] }, 1),
         ];
         const waiting = [
-          await call("start_task_run", { task: "sleep", input: [60_000] }),
-          await call("start_task_run", { task: "sleep", input: [60_000] }),
+          await call("start_task_run", { task: "sleep", input: [60_000] }, 0),
+          await call("start_task_run", { task: "sleep", input: [60_000] }, 1),
         ];
         await sleep(300);
-        await Promise.all(running.map(({ run }) => call("cancel_task_run", { id: run.id })));
+        await Promise.all(running.map(({ run }, c) => call("cancel_task_run", { id: run.id }, c)));
         await sleep(300);
         // The waiting runs took the freed threads; then they are cancelled too.
-        for (const { run } of waiting)
-          statuses.push((await call("get_task_run", { id: run.id })).run.status);
-        await Promise.all(waiting.map(({ run }) => call("cancel_task_run", { id: run.id })));
+        for (const [c, { run }] of waiting.entries())
+          statuses.push((await call("get_task_run", { id: run.id }, c)).run.status);
+        await Promise.all(waiting.map(({ run }, c) => call("cancel_task_run", { id: run.id }, c)));
         await sleep(100);
       }
     } finally {
@@ -500,4 +509,126 @@ describe("(c) cancelling running attempts keeps the OS thread count within the p
     expect(samples).toBeGreaterThan(500);
     expect(over).toEqual([]);
   }, 30_000);
+});
+
+describe("(d) concurrent reads of large runs from two callers", () => {
+  /** The issue's observation: 2,006 MB resident and /healthz in 8.3 s. The bounds it asks for: */
+  const MAX_PEAK_RSS_MB = 1_024;
+  const MAX_HEALTHZ_MS = 1_000;
+  /** Within the documented 4 MB of input and of result: a run of about 8 MB. */
+  const NAME_CHARS = Math.floor(3.9 * 1024 * 1024);
+  const READS_PER_CALLER = 50;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack(NO_RATE_LIMITS);
+  });
+  afterAll(() => stack?.close());
+
+  it(`${2 * READS_PER_CALLER} reads at once of two 8 MB runs (get_task_run on both eras, tasks/get): each answers the run or a retryable refusal; peak RSS below ${MAX_PEAK_RSS_MB} MB, /healthz within ${MAX_HEALTHZ_MS} ms`, async () => {
+    const url = stack.server.url;
+    const pid = stack.server.child.pid as number;
+    const callers = await Promise.all(
+      ["big-alice", "big-bob"].map(async (sub, c) => {
+        const token = await stack.issuer.sign({ sub, scope: CALLER_SCOPES });
+        const name = String.fromCharCode(97 + c).repeat(NAME_CHARS);
+        const r = resultOf(
+          await callTool(
+            url,
+            "legacy",
+            token,
+            "start_task_run",
+            { task: "echo", input: [name], wait_seconds: 20 },
+            1,
+          ),
+          1,
+        ) as { run: TaskRun };
+        expect(r.run.status).toBe("succeeded");
+        return { token, runId: r.run.id, name };
+      }),
+    );
+
+    let watching = true;
+    const healthz: number[] = [];
+    const watchHealth = (async () => {
+      while (watching) {
+        const start = performance.now();
+        const res = await fetch(`${url}/healthz`);
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+        healthz.push(since(start));
+        await sleep(100);
+      }
+    })();
+
+    type Outcome = "run" | "refused" | string;
+    const read = async (i: number): Promise<Outcome> => {
+      const caller = callers[i % 2] as (typeof callers)[number];
+      const kind = Math.floor(i / 2) % 3;
+      if (kind === 2) {
+        const answer = await taskMethod(url, "tasks/get", caller.runId, caller.token);
+        const result = answer.result as
+          | { status?: string; result?: { structuredContent?: { run: TaskRun } } }
+          | undefined;
+        if (result?.status === "completed") {
+          const run = result.result?.structuredContent?.run;
+          return run?.results?.[0] === caller.name ? "run" : "tasks/get: wrong run";
+        }
+        const data = answer.error?.data as
+          | { code?: string; retryAfterSeconds?: number }
+          | undefined;
+        return data?.code === "ERR_LIMIT_REACHED" && data.retryAfterSeconds === 1
+          ? "refused"
+          : `tasks/get: ${JSON.stringify(answer).slice(0, 300)}`;
+      }
+      const era = kind === 0 ? "legacy" : "modern";
+      const answer = await callTool(
+        url,
+        era,
+        caller.token,
+        "get_task_run",
+        { id: caller.runId },
+        i,
+      );
+      if (answer.problem !== undefined) return `HTTP ${answer.status}: ${answer.problem}`;
+      const result = (answer.message as { result?: Record<string, unknown> }).result;
+      if (result?.isError) {
+        const facts = (result._meta as Record<string, unknown>)["workflows-mcp/error"];
+        return JSON.stringify(facts) ===
+          JSON.stringify({ code: "ERR_LIMIT_REACHED", retryable: true, retryAfterSeconds: 1 })
+          ? "refused"
+          : `tool error ${JSON.stringify(result).slice(0, 300)}`;
+      }
+      const run = (result?.structuredContent as { run?: TaskRun } | undefined)?.run;
+      return run?.results?.[0] === caller.name && (run.input as string[])[0] === caller.name
+        ? "run"
+        : "get_task_run: wrong run";
+    };
+    const outcomes = await Promise.all(
+      Array.from({ length: 2 * READS_PER_CALLER }, (_, i) => read(i)),
+    );
+    watching = false;
+    await watchHealth;
+    const peak = sampleProcess(pid).peakRssMb;
+    const tally = outcomes.reduce<Record<string, number>>((counts, outcome) => {
+      counts[outcome] = (counts[outcome] ?? 0) + 1;
+      return counts;
+    }, {});
+    console.log(
+      "(d)",
+      JSON.stringify({
+        tally,
+        peakRssMb: Math.round(peak),
+        healthzMaxMs: Math.max(...healthz),
+        healthz: healthz.length,
+      }),
+    );
+
+    expect(Object.keys(tally).filter((k) => k !== "run" && k !== "refused")).toEqual([]);
+    expect(tally.run ?? 0).toBeGreaterThanOrEqual(4);
+    expect(peak).toBeLessThan(MAX_PEAK_RSS_MB);
+    expect(healthz.length).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...healthz)).toBeLessThan(MAX_HEALTHZ_MS);
+    expect(stack.server.child.exitCode).toBeNull();
+  }, 60_000);
 });
