@@ -5,6 +5,7 @@ import { resourceMetadataRouter, resourceMetadataUrl } from "./auth/metadata.js"
 import type { JwtVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
 import { AnswerBudget } from "./http/answer-budget.js";
+import { refuseDuplicateHeaders } from "./http/duplicate-headers.js";
 import type { RateLimits } from "./http/rate-limit.js";
 import { requestLog } from "./http/request-log.js";
 import type { Logger } from "./logger.js";
@@ -35,6 +36,8 @@ export function createApp(options: AppOptions) {
   // Client addresses (per-address rate limits) from the trusted proxies' X-Forwarded-For only.
   app.set("trust proxy", config.trustProxy);
   app.use(requestLog(logger));
+  // Before any route: which host or which caller a request is for must not depend on who reads it.
+  app.use(refuseDuplicateHeaders);
 
   // Healthy once the issuer's keys were fetched: a deploy whose issuer never
   // answers must not go live; a later outage of the issuer keeps cached keys

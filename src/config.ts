@@ -110,6 +110,7 @@ const Env = z.object({
     .optional(),
   RATE_LIMIT_REQUESTS_PER_MINUTE: count(0, 1_000_000, 600),
   RATE_LIMIT_RUNS_PER_MINUTE: count(0, 1_000_000, 60),
+  RATE_LIMIT_CONCURRENT_PER_CALLER: count(0, 100_000, 20),
   TRUST_PROXY: z.coerce
     .number({ message: "must be a number of proxy hops" })
     .int("must be a whole number")
@@ -183,6 +184,8 @@ export interface Config {
     requestsPerMinute: number;
     /** Run starts per caller per minute; 0: off. */
     runsPerMinute: number;
+    /** Requests per caller in flight at once (waits hold theirs up to 120 s); 0: off. */
+    concurrentPerCaller: number;
     /** Shares limit counters between instances (Render Key Value); absent: per instance. */
     redisUrl?: string;
     /** Concurrent connections the HTTP server accepts. */
@@ -322,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     limits: {
       requestsPerMinute: e.RATE_LIMIT_REQUESTS_PER_MINUTE,
       runsPerMinute: e.RATE_LIMIT_RUNS_PER_MINUTE,
+      concurrentPerCaller: e.RATE_LIMIT_CONCURRENT_PER_CALLER,
       redisUrl: e.REDIS_URL,
       maxConnections: e.MAX_CONNECTIONS,
       answerBytesInFlight: e.MAX_ANSWER_MB_IN_FLIGHT * 1024 * 1024,

@@ -49,6 +49,10 @@ describe("configuration errors stop the server with one line per problem", () =>
       "  RATE_LIMIT_REQUESTS_PER_MINUTE: must be between 0 and 1000000",
     ],
     [
+      { RATE_LIMIT_CONCURRENT_PER_CALLER: "100001" },
+      "  RATE_LIMIT_CONCURRENT_PER_CALLER: must be between 0 and 100000",
+    ],
+    [
       { LOCAL_MAX_THREADS: "2", LOCAL_MAX_SUBTASK_DEPTH: "2" },
       "  LOCAL_MAX_SUBTASK_DEPTH: must be below LOCAL_MAX_THREADS (2)",
     ],

@@ -3,6 +3,7 @@ import {
   ALL_SCOPES,
   errorBody,
   MODERN,
+  modernRequest,
   postMcp,
   postModern,
   rpcMessages,
@@ -167,6 +168,50 @@ describe("headers must agree with the body (SEP-2243), before anything is author
         "Bad Request: the body carries params.name but the required Mcp-Name header is absent",
     });
   });
+});
+
+describe("a 2026-07-28 request missing a required header is 400 whoever sends it (before the scope check)", () => {
+  /** A tools/call starting a run (it needs workflows:run:echo), with the envelope, without `header`. */
+  const without = async (header: string, scope: string) => {
+    const request = modernRequest("tools/call", {
+      name: "start_task_run",
+      arguments: { task: "echo", input: ["unseen"] },
+    });
+    const { [header]: _left, ...headers } = request.headers;
+    const token = await stack.issuer.sign({ scope });
+    return postMcp(stack.server.url, request.body, {
+      ...headers,
+      authorization: `Bearer ${token}`,
+    });
+  };
+  /** The SDK's answer (its standard-header validation), word for word. */
+  const mismatch = (body: string) => ({
+    jsonrpc: "2.0",
+    id: 1,
+    error: {
+      code: -32020,
+      message: `Bad Request: the request headers and body disagree: ${body}`,
+      data: { mismatch: { header: "(missing)", body } },
+    },
+  });
+
+  it.each([
+    [
+      "mcp-protocol-version",
+      `the body envelope names protocol version ${MODERN} but the required MCP-Protocol-Version header is absent`,
+    ],
+    ["mcp-method", "the body names method tools/call but the required Mcp-Method header is absent"],
+  ])(
+    "without %s: 400 -32020, the same for a token lacking the scope and one holding it",
+    async (header, body) => {
+      for (const scope of ["workflows:read", ALL_SCOPES]) {
+        const res = await without(header, scope);
+        expect(res.status).toBe(400);
+        expect(res.headers.get("www-authenticate")).toBeNull();
+        expect(await res.json()).toEqual(mismatch(body));
+      }
+    },
+  );
 });
 
 describe("2025-era clients through the stateless fallback", () => {

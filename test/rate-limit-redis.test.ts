@@ -2,10 +2,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  cancelRun,
+  type Held,
+  hold,
+  holdAtOnce,
+  longRun,
+  until,
+  whoamiUntil,
+} from "./helpers/in-flight.js";
 import { startTestIssuer, type TestIssuer } from "./helpers/issuer.js";
 import { REDIS_MISSING, type RunningRedis, redisServerPath, startRedis } from "./helpers/redis.js";
 import { type RunningServer, startServer } from "./helpers/server.js";
-import { FIXTURE_TASKS, PUBLIC_URL, RESOURCE, toolCall } from "./helpers/stack.js";
+import { ALL_SCOPES, FIXTURE_TASKS, PUBLIC_URL, RESOURCE, toolCall } from "./helpers/stack.js";
 
 // Rate limits shared by every instance through Redis (REDIS_URL): a real
 // redis-server on loopback, and two instances of the built server in front of
@@ -102,7 +111,7 @@ if (REDIS === undefined) {
     it("says so at startup", async () => {
       for (const server of [a, b]) {
         expect(await bannerLimits(server)).toBe(
-          `${LIMIT} requests and 60 run starts a minute per caller, counted in Redis (shared by every instance)`,
+          `20 requests in flight at once, ${LIMIT} requests and 60 run starts a minute per caller, counted in Redis (shared by every instance)`,
         );
       }
     });
@@ -135,7 +144,7 @@ if (REDIS === undefined) {
     it("says so at startup", async () => {
       for (const server of [c, d]) {
         expect(await bannerLimits(server)).toBe(
-          `${LIMIT} requests and 60 run starts a minute per caller, counted per instance`,
+          `20 requests in flight at once, ${LIMIT} requests and 60 run starts a minute per caller, counted per instance`,
         );
       }
     });
@@ -211,5 +220,115 @@ if (REDIS === undefined) {
       expect(seen.length).toBeGreaterThanOrEqual(LIMIT + 1);
       expect(e.child.exitCode).toBeNull();
     }, 60_000);
+  });
+  describe("requests in flight, with REDIS_URL: counted across instances", () => {
+    const AT_ONCE = 3;
+    let store: RunningRedis;
+    let f: RunningServer;
+    let g: RunningServer;
+    const held: Held[] = [];
+    let frank: { authorization: string };
+    /** Frank's long runs on f and on g (each instance runs its own). */
+    let runs: { f: string; g: string };
+    beforeAll(async () => {
+      store = await redis();
+      const env = {
+        REDIS_URL: store.url,
+        RATE_LIMIT_CONCURRENT_PER_CALLER: String(AT_ONCE),
+        RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
+      };
+      [f, g] = await Promise.all([instance(env), instance(env)]);
+      frank = { authorization: `Bearer ${await issuer.sign({ sub: "frank", scope: ALL_SCOPES })}` };
+      runs = { f: await longRun(f.url, frank), g: await longRun(g.url, frank) };
+    });
+    afterAll(async () => {
+      const canceller = {
+        authorization: `Bearer ${await issuer.sign({ sub: "canceller", scope: "workflows:cancel:all" })}`,
+      };
+      await Promise.allSettled([
+        cancelRun(f.url, canceller, runs.f),
+        cancelRun(g.url, canceller, runs.g),
+      ]);
+      for (const request of held) request.abort();
+      await Promise.all(held.map((request) => request.answer));
+    });
+
+    const refusal = {
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: -32005,
+        message: `Rate limit exceeded: at most ${AT_ONCE} requests in flight at once per caller; retry in 1 s`,
+        data: { limit: AT_ONCE, retryAfterSeconds: 1 },
+      },
+    };
+    /** The requests of `requests` answered so far, with their statuses and bodies. */
+    const answered = (requests: Held[]) =>
+      Promise.all(
+        requests
+          .filter((request) => request.settled)
+          .map(async (request) => {
+            const { status, body } = await request.answer;
+            return { status, body: JSON.parse(body ?? "null") };
+          }),
+      );
+
+    it("says so at startup", async () => {
+      expect(await bannerLimits(f)).toBe(
+        `${AT_ONCE} requests in flight at once, unlimited requests and 60 run starts a minute per caller, counted in Redis (shared by every instance)`,
+      );
+    });
+
+    it("2 waits on one instance and 2 on the other, all at once: exactly one is refused, then the next request on either; once one ends, the next is accepted; another caller is unaffected", async () => {
+      const four = [
+        hold(f.url, frank, runs.f),
+        hold(f.url, frank, runs.f),
+        hold(g.url, frank, runs.g),
+        hold(g.url, frank, runs.g),
+      ];
+      held.push(...four);
+      await until(() => four.some((request) => request.settled), 5_000);
+      expect(await answered(four)).toEqual([{ status: 429, body: refusal }]);
+      for (const server of [f, g]) {
+        const refused = await call(server, frank.authorization.slice("Bearer ".length));
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get("retry-after")).toBe("1");
+        expect(refused.headers.get("connection")).toBe("close");
+        expect(await refused.json()).toEqual(refusal);
+      }
+      const other = await call(f, await issuer.sign({ sub: "not-frank" }));
+      expect(other.status).toBe(200);
+      await other.arrayBuffer();
+      expect(four.filter((request) => !request.settled)).toHaveLength(AT_ONCE);
+
+      // One of the waits ends, on whichever instance: either lets the next request in.
+      four.find((request) => !request.settled)?.abort();
+      for (const server of [g, f]) {
+        const accepted = await whoamiUntil(server.url, frank, 200);
+        expect(accepted.status).toBe(200);
+        await accepted.arrayBuffer();
+      }
+    }, 30_000);
+
+    it("when Redis goes away, each instance counts on its own: the bound holds, the servers stay up", async () => {
+      await store.stop("SIGKILL");
+      // Nothing can be counted in Redis now: f counts its own requests from nothing.
+      const onF = await holdAtOnce(AT_ONCE + 1, f.url, frank, runs.f);
+      held.push(...onF);
+      expect(await answered(onF)).toEqual([{ status: 429, body: refusal }]);
+      // g counts apart: Frank's waits on f are not its own.
+      const onG = await call(g, frank.authorization.slice("Bearer ".length));
+      expect(onG.status).toBe(200);
+      await onG.arrayBuffer();
+
+      const storeFailed = (log: Record<string, unknown>) =>
+        log.msg === "rate-limit store failed" && log.limit === "in flight";
+      await until(() => f.logs.some(storeFailed), 5_000);
+      const warning = f.logs.find(storeFailed);
+      expect(warning).toMatchObject({ level: 40 });
+      expect(String(warning?.reason).length).toBeLessThanOrEqual(300);
+      expect(f.child.exitCode).toBeNull();
+      expect(g.child.exitCode).toBeNull();
+    }, 30_000);
   });
 }

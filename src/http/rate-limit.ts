@@ -3,6 +3,8 @@ import { type Options, rateLimit, type Store } from "express-rate-limit";
 import type { Config } from "../config.js";
 import { errorMessage } from "../error-message.js";
 import type { Logger } from "../logger.js";
+import { callerKey } from "./caller-key.js";
+import { inFlightLimit } from "./in-flight.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
 const MINUTE_MS = 60_000;
@@ -15,6 +17,8 @@ const ADDRESS_BUDGET_FACTOR = 4;
 export interface RateLimits {
   /** Per client address, before the token is checked. */
   byAddress: RequestHandler[];
+  /** Per caller, requests in flight at once (src/http/in-flight.ts). */
+  inFlight: RequestHandler[];
   /** Per caller (issuer + subject), every authorized request. */
   byCaller: RequestHandler[];
   /** Per caller, each run a request starts, as the gate counted them (so refused starts cost nothing). */
@@ -27,12 +31,14 @@ export interface RateLimits {
 type Limits = Config["limits"];
 
 /**
- * Per-caller limits with express-rate-limit: 429 with Retry-After and a
+ * Per-caller limits: requests in flight at once (in-flight.ts), and requests
+ * and run starts a minute with express-rate-limit; 429 with Retry-After and a
  * JSON-RPC error body. Counters are shared by every instance through Redis
  * (Render Key Value) when REDIS_URL is set, and kept per instance otherwise
  * (then N instances allow N times the budget). A limit of 0 is off. When the
- * shared store fails, requests pass (and the failure is logged): an outage of
- * the counter store must not take the server down with it.
+ * shared store fails, the per-minute limits let requests pass and requests in
+ * flight are counted per instance (the failure is logged): an outage of the
+ * counter store must not take the server down with it.
  */
 export async function createRateLimits(limits: Limits, logger: Logger): Promise<RateLimits> {
   const redis = limits.redisUrl ? await connectRedis(limits.redisUrl, logger) : undefined;
@@ -90,20 +96,20 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
     ];
   };
 
-  const callerKey = (req: Request) => {
-    const extra = req.auth?.extra ?? {};
-    return `${String(extra.issuer)}\n${String(extra.subject)}`;
-  };
   const runs = limiter("runs", limits.runsPerMinute, { keyGenerator: callerKey });
 
   return {
     byAddress: limiter("address", limits.requestsPerMinute * ADDRESS_BUDGET_FACTOR, {}),
+    inFlight: inFlightLimit(limits.concurrentPerCaller, {
+      ...(redis ? { sendCommand: (args: string[]) => redis.sendCommand(args) } : {}),
+      logger,
+    }),
     byCaller: limiter("caller", limits.requestsPerMinute, { keyGenerator: callerKey }),
     // One count per run a request starts (a 2025-era batch may start several), as the
     // gate counted them from the tools' definitions (res.locals.runStarts).
     runStarts: runs.length === 0 ? [] : [countEach(runs[0] as RequestHandler)],
     describe: () =>
-      `${limits.requestsPerMinute || "unlimited"} requests and ${limits.runsPerMinute || "unlimited"} run starts a minute per caller, counted ${redis ? "in Redis (shared by every instance)" : "per instance"}`,
+      `${limits.concurrentPerCaller || "unlimited"} requests in flight at once, ${limits.requestsPerMinute || "unlimited"} requests and ${limits.runsPerMinute || "unlimited"} run starts a minute per caller, counted ${redis ? "in Redis (shared by every instance)" : "per instance"}`,
     close: async () => {
       await redis?.quit().catch(() => {});
     },

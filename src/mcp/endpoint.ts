@@ -29,7 +29,7 @@ export interface McpEndpointOptions extends ServerFactoryOptions {
   auditor: Auditor;
   logger: Logger;
   backend: WorkflowBackend;
-  limits: Pick<RateLimits, "byAddress" | "byCaller" | "runStarts">;
+  limits: Pick<RateLimits, "byAddress" | "inFlight" | "byCaller" | "runStarts">;
   /** The memory answers in flight may hold; each request gets its share once authenticated. */
   answers: AnswerBudget;
 }
@@ -42,7 +42,8 @@ export interface McpEndpoint {
 
 /**
  * `/mcp`, read top to bottom: Host → Origin → CORS → address limits (429) →
- * bearer token (401/503) → caller limits (429) → body (413/415/400) → gate
+ * bearer token (401/503) → caller limits: in flight, then per minute (429) →
+ * body (413/415/400) → gate
  * (400/403) → run-start limits (429) → the shared servers for the common
  * requests (shared.ts), else the SDK's per-request handler for the request's
  * era (2026-07-28, or 2025 served statelessly) → tool → backend.
@@ -96,6 +97,8 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     browser.actual,
     ...options.limits.byAddress,
     requireBearer(options),
+    // Before the per-minute budget: a request refused for being one too many at once spends none of it.
+    ...options.limits.inFlight,
     options.answers.attach,
     ...options.limits.byCaller,
     ...jsonBody,

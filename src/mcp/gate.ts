@@ -9,6 +9,7 @@ import type { WorkflowBackend } from "../workflows/backend.js";
 import { auditEventOf, callerOf } from "./caller.js";
 import { isRecord, type RpcRequest, requestsIn, toolCallOf } from "./messages.js";
 import { demandOf } from "./requirements.js";
+import { MODERN_REVISION } from "./server.js";
 import type { ToolDefinition } from "./tool.js";
 
 export interface GateOptions {
@@ -30,10 +31,11 @@ const NAME_SOURCE: Readonly<Record<string, string>> = {
 
 /**
  * Runs after the token is verified and before the MCP handler sees the
- * request. First the request must be consistent: for a 2026-07-28 request the
- * `Mcp-Method` and `Mcp-Name` headers must agree with the body (SEP-2243) —
- * intermediaries route and rate-limit on those headers, so a request that
- * says one thing to them and another to us is refused (400, -32020). Then
+ * request. First the request must be consistent: a 2026-07-28 request must
+ * carry `MCP-Protocol-Version` and `Mcp-Method`, and they and `Mcp-Name` must
+ * agree with the body (SEP-2243) — intermediaries route and rate-limit on
+ * those headers, so a request that says one thing to them and another to us
+ * is refused (400, -32020) whoever sends it. Then
  * every request in the body (a 2025-era batch included) is authorized by the
  * policy with its arguments; if any is refused, nothing runs and the client
  * gets 403 `insufficient_scope` naming the narrowest scopes that would allow
@@ -64,6 +66,14 @@ export function scopeGate(options: GateOptions) {
     res.locals.era = route.kind;
     if (route.kind === "modern") res.locals.route = route;
     if (route.kind === "modern" && route.messageKind === "request") {
+      const missing = missingHeader(req, route.message, route.classification.revision);
+      if (missing) {
+        sendRpcError(res, 400, RpcError.HeaderMismatch, missing.message, {
+          id: rpcId(route.message.id),
+          data: missing.data,
+        });
+        return;
+      }
       const mismatch = nameMismatch(route.message, header(req, "mcp-name"));
       if (mismatch) {
         sendRpcError(res, 400, RpcError.HeaderMismatch, `Bad Request: ${mismatch}`, {
@@ -118,6 +128,33 @@ export function scopeGate(options: GateOptions) {
     ).length;
     next();
   };
+}
+
+/**
+ * A required SEP-2243 header that is absent, answered as the SDK's entry
+ * answers it (its standard-header check, which is not exported), so that a
+ * malformed request is 400 whoever sends it, not 403 for a token lacking the
+ * scope first. A revision the SDK does not serve is left to it: it answers
+ * that before the headers.
+ */
+function missingHeader(
+  req: Request,
+  message: RpcRequest,
+  revision: string | undefined,
+): { message: string; data: unknown } | undefined {
+  if (revision !== MODERN_REVISION) return undefined;
+  const body =
+    header(req, "mcp-protocol-version") === undefined
+      ? `the body envelope names protocol version ${revision} but the required MCP-Protocol-Version header is absent`
+      : header(req, "mcp-method") === undefined
+        ? `the body names method ${message.method} but the required Mcp-Method header is absent`
+        : undefined;
+  return body === undefined
+    ? undefined
+    : {
+        message: `Bad Request: the request headers and body disagree: ${body}`,
+        data: { mismatch: { header: "(missing)", body } },
+      };
 }
 
 /** Why `Mcp-Name` disagrees with the body, or undefined when it agrees (or the method mirrors no name). */

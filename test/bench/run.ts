@@ -84,6 +84,7 @@ function specs(issuer: TestIssuer): TargetSpec[] {
         AUTH_ISSUER: issuer.issuer,
         RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
         RATE_LIMIT_RUNS_PER_MINUTE: "0",
+        RATE_LIMIT_CONCURRENT_PER_CALLER: "0",
         LOG_LEVEL: settings.logLevel,
       },
       authorized: true,
