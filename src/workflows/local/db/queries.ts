@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RunAccess } from "../../backend.js";
-import type { LogLine, TaskRun, TaskRunStatus, TaskRunSummary } from "../../run.js";
+import type { LogLine, Principal, TaskRun, TaskRunStatus, TaskRunSummary } from "../../run.js";
 import { accessCondition } from "../access.js";
 import {
   type AttemptReason,
@@ -130,6 +130,24 @@ export function unfinishedRuns(
   ).all() as SummaryRow[];
   return rows.map((row) => ({ ...row, attempt: latestAttempt(db, row.id) }));
 }
+
+/** What a caller's runs store now (input, results, errors, log messages), kept by triggers: one row. */
+export const storedBytes = (db: Database.Database, owner: Principal): number =>
+  (
+    statement(
+      db,
+      "SELECT bytes FROM caller_storage WHERE owner_issuer = ? AND owner_subject = ?",
+    ).get(owner.issuer, owner.subject) as { bytes: number } | undefined
+  )?.bytes ?? 0;
+
+/** When the caller's root run that finished first finished, if any has. */
+export const firstFinishedRoot = (db: Database.Database, owner: Principal): string | undefined =>
+  (
+    statement(
+      db,
+      "SELECT MIN(completed_at) AS at FROM runs WHERE owner_issuer = ? AND owner_subject = ? AND parent_id IS NULL AND completed_at IS NOT NULL",
+    ).get(owner.issuer, owner.subject) as { at: string | null }
+  ).at ?? undefined;
 
 export interface LogQuery {
   runId: string;
