@@ -2,7 +2,12 @@ import { z } from "zod";
 import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.js";
 import { VERIFIER_DEFAULTS } from "./auth/verifier.js";
 import { isLoopbackUrl } from "./http/loopback.js";
-import type { EngineLimitsInput } from "./workflows/local/limits.js";
+import {
+  ENGINE_DEFAULTS,
+  type EngineLimitsInput,
+  MAX_RETENTION_DAYS,
+  MAX_STORED_MB_PER_CALLER,
+} from "./workflows/local/limits.js";
 
 const DEFAULT_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
 /** True for `production` in any case and with stray spaces: a casing slip must not start the development server. */
@@ -80,11 +85,21 @@ const Env = z.object({
     .default("local"),
   LOCAL_DB_PATH: z.string().trim().min(1).default("workflows.sqlite"),
   LOCAL_TASKS_MODULE: z.string().trim().min(1).optional(),
-  LOCAL_MAX_THREADS: count(1, 64, 6),
-  LOCAL_MAX_SUBTASK_DEPTH: count(0, 16, 3),
-  LOCAL_WORKER_HEAP_MB: count(16, 16_384, 256),
-  LOCAL_MAX_PENDING_PER_CALLER: count(1, 100_000, 50),
-  LOCAL_MAX_PENDING: count(1, 1_000_000, 500),
+  LOCAL_MAX_THREADS: count(1, 64, ENGINE_DEFAULTS.maxThreads),
+  LOCAL_MAX_SUBTASK_DEPTH: count(0, 16, ENGINE_DEFAULTS.maxSubtaskDepth),
+  LOCAL_WORKER_HEAP_MB: count(16, 16_384, ENGINE_DEFAULTS.workerHeapMb),
+  LOCAL_MAX_PENDING_PER_CALLER: count(1, 100_000, ENGINE_DEFAULTS.maxPendingPerCaller),
+  LOCAL_MAX_PENDING: count(1, 1_000_000, ENGINE_DEFAULTS.maxPending),
+  LOCAL_RUN_RETENTION_DAYS: z.coerce
+    .number({ message: "must be a number of days" })
+    .min(0, `must be between 0 (keep runs forever) and ${MAX_RETENTION_DAYS} days`)
+    .max(MAX_RETENTION_DAYS, `must be between 0 (keep runs forever) and ${MAX_RETENTION_DAYS} days`)
+    .default(ENGINE_DEFAULTS.runRetentionDays),
+  LOCAL_MAX_STORED_MB_PER_CALLER: count(
+    0,
+    MAX_STORED_MB_PER_CALLER,
+    ENGINE_DEFAULTS.maxStoredMbPerCaller,
+  ),
   RENDER_API_KEY: z.string().trim().min(1).optional(),
   RENDER_WORKFLOW: z.string().trim().min(1).optional(),
   RENDER_API_URL: httpUrl.default("https://api.render.com/v1"),
@@ -266,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
         workerHeapMb: e.LOCAL_WORKER_HEAP_MB,
         maxPendingPerCaller: e.LOCAL_MAX_PENDING_PER_CALLER,
         maxPending: e.LOCAL_MAX_PENDING,
+        runRetentionDays: e.LOCAL_RUN_RETENTION_DAYS,
+        maxStoredMbPerCaller: e.LOCAL_MAX_STORED_MB_PER_CALLER,
       },
     };
   }
