@@ -36,6 +36,8 @@ const count = (min: number, max: number, fallback: number) =>
     .max(max, `must be between ${min} and ${max}`)
     .default(fallback);
 
+const RETENTION_RANGE = `must be between 0 (keep runs forever) and ${MAX_RETENTION_DAYS} days`;
+
 const bool = z
   .enum(["true", "false", "1", "0"], { message: "must be true or false" })
   .transform((value) => value === "true" || value === "1");
@@ -92,8 +94,8 @@ const Env = z.object({
   LOCAL_MAX_PENDING: count(1, 1_000_000, ENGINE_DEFAULTS.maxPending),
   LOCAL_RUN_RETENTION_DAYS: z.coerce
     .number({ message: "must be a number of days" })
-    .min(0, `must be between 0 (keep runs forever) and ${MAX_RETENTION_DAYS} days`)
-    .max(MAX_RETENTION_DAYS, `must be between 0 (keep runs forever) and ${MAX_RETENTION_DAYS} days`)
+    .min(0, RETENTION_RANGE)
+    .max(MAX_RETENTION_DAYS, RETENTION_RANGE)
     .default(ENGINE_DEFAULTS.runRetentionDays),
   LOCAL_MAX_STORED_MB_PER_CALLER: count(
     0,

@@ -98,11 +98,12 @@ ALTER TABLE attempts DROP COLUMN results;
     version: 5,
     name: "what each run and each caller stores",
     // input_bytes and result_bytes (results + error) are UTF-8 byte lengths, readable without the
-    // run's body. caller_storage is each caller's total (runs, then log messages), kept by triggers
-    // in the writes' own transactions so a start reads one row, never a SUM; the triggers write
-    // only caller_storage, never a run row (which may hold megabytes). A log line finds its run's
-    // owner in runs_owner_by_id alone: reading owner columns from the row would walk its overflow
-    // pages. Unowned runs (from before owners were recorded) count for no one.
+    // run's body. caller_storage is each caller's total (its runs' input, results and errors, and
+    // their log messages), kept by triggers in the writes' own transactions so a start reads one
+    // row, never a SUM; the triggers write only caller_storage, never a run row (which may hold
+    // megabytes). A log line finds its run's owner in runs_owner_by_id alone: reading the owner
+    // columns from the row would walk its overflow pages. Unowned runs (from before owners were
+    // recorded) count for no one.
     sql: `
 ALTER TABLE runs ADD COLUMN input_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN result_bytes INTEGER NOT NULL DEFAULT 0;
