@@ -120,8 +120,7 @@ export class LocalEngine implements WorkflowBackend {
     const owner = StartedBy.parse(startedBy);
     const key = ownerKey(owner);
     this.parts.scheduler.checkNewRoot(key);
-    const inputBytes = Buffer.byteLength(JSON.stringify(args));
-    const refusal = storageRefusal(this.db, owner, inputBytes, this.parts.limits, this.parts.now());
+    const refusal = storageRefusal(this.db, owner, args, this.parts.limits, this.parts.now());
     if (refusal) throw refusal;
     const id = newRunId();
     insertRun(this.db, { id, task, input: args, rootId: id, depth: 0, startedBy: owner });

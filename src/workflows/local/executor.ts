@@ -338,14 +338,7 @@ export class Executor {
       const args = validateInput(task, JSON.parse(request.argsJson));
       // Subtasks store for their root's owner too: a tree cannot go past the quota either.
       const refusal =
-        owner &&
-        storageRefusal(
-          this.parts.db,
-          owner,
-          Buffer.byteLength(JSON.stringify(args)),
-          this.parts.limits,
-          this.parts.now(),
-        );
+        owner && storageRefusal(this.parts.db, owner, args, this.parts.limits, this.parts.now());
       return refusal ? refusal.message : { task, args };
     } catch (error) {
       return error instanceof WorkflowError

@@ -13,20 +13,21 @@ export interface StorageLimits {
 }
 
 /**
- * Why `owner` may not store a new run whose input is `inputBytes` (it would
- * take them past maxStoredMbPerCaller), or undefined if it may. The caller's
- * total is one row (caller_storage), so this costs nothing on every start;
- * only a refusal looks for when the caller's oldest run is deleted.
+ * Why `owner` may not store a new run with `input` (it would take them past
+ * maxStoredMbPerCaller), or undefined if it may. The caller's total is one
+ * row (caller_storage), so this costs nothing on every start; only a refusal
+ * looks for when the caller's oldest run is deleted.
  */
 export function storageRefusal(
   db: Database.Database,
   owner: Principal,
-  inputBytes: number,
+  input: unknown[],
   limits: StorageLimits,
   now: Date,
 ): LimitReached | undefined {
   const { maxStoredMbPerCaller: quotaMb, runRetentionDays: days } = limits;
   if (quotaMb === 0) return undefined;
+  const inputBytes = Buffer.byteLength(JSON.stringify(input));
   const stored = storedBytes(db, owner);
   if (stored + inputBytes <= quotaMb * BYTES_PER_MB) return undefined;
   const refusal = `You store ${size(stored)} here (the input, results, errors and logs of your runs), and this run's input (${size(inputBytes)}) would take you past ${quotaMb} MB, the most one caller may store`;
