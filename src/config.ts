@@ -4,7 +4,12 @@ import { VERIFIER_DEFAULTS } from "./auth/verifier.js";
 import { LARGEST_RUN_BYTES } from "./http/answer-budget.js";
 import { isLoopbackUrl } from "./http/loopback.js";
 import { DEFAULT_MAX_ACTIVE_RUNS } from "./workflows/active-runs.js";
-import type { EngineLimitsInput } from "./workflows/local/limits.js";
+import {
+  ENGINE_DEFAULTS,
+  type EngineLimitsInput,
+  MAX_RETENTION_DAYS,
+  MAX_STORED_MB_PER_CALLER,
+} from "./workflows/local/limits.js";
 
 /** Two of the largest runs (answer-budget.ts): each caller may hold half the budget. */
 const MIN_ANSWER_MB = Math.ceil((2 * LARGEST_RUN_BYTES) / 1024 / 1024);
@@ -35,6 +40,8 @@ const count = (min: number, max: number, fallback: number) =>
     .min(min, `must be between ${min} and ${max}`)
     .max(max, `must be between ${min} and ${max}`)
     .default(fallback);
+
+const RETENTION_RANGE = `must be between 0 (keep runs forever) and ${MAX_RETENTION_DAYS} days`;
 
 const bool = z
   .enum(["true", "false", "1", "0"], { message: "must be true or false" })
@@ -85,11 +92,21 @@ const Env = z.object({
     .default("local"),
   LOCAL_DB_PATH: z.string().trim().min(1).default("workflows.sqlite"),
   LOCAL_TASKS_MODULE: z.string().trim().min(1).optional(),
-  LOCAL_MAX_THREADS: count(1, 64, 6),
-  LOCAL_MAX_SUBTASK_DEPTH: count(0, 16, 3),
-  LOCAL_WORKER_HEAP_MB: count(16, 16_384, 256),
-  LOCAL_MAX_PENDING_PER_CALLER: count(1, 100_000, 50),
-  LOCAL_MAX_PENDING: count(1, 1_000_000, 500),
+  LOCAL_MAX_THREADS: count(1, 64, ENGINE_DEFAULTS.maxThreads),
+  LOCAL_MAX_SUBTASK_DEPTH: count(0, 16, ENGINE_DEFAULTS.maxSubtaskDepth),
+  LOCAL_WORKER_HEAP_MB: count(16, 16_384, ENGINE_DEFAULTS.workerHeapMb),
+  LOCAL_MAX_PENDING_PER_CALLER: count(1, 100_000, ENGINE_DEFAULTS.maxPendingPerCaller),
+  LOCAL_MAX_PENDING: count(1, 1_000_000, ENGINE_DEFAULTS.maxPending),
+  LOCAL_RUN_RETENTION_DAYS: z.coerce
+    .number({ message: "must be a number of days" })
+    .min(0, RETENTION_RANGE)
+    .max(MAX_RETENTION_DAYS, RETENTION_RANGE)
+    .default(ENGINE_DEFAULTS.runRetentionDays),
+  LOCAL_MAX_STORED_MB_PER_CALLER: count(
+    0,
+    MAX_STORED_MB_PER_CALLER,
+    ENGINE_DEFAULTS.maxStoredMbPerCaller,
+  ),
   MAX_ACTIVE_RUNS_PER_CALLER: count(0, 100_000, DEFAULT_MAX_ACTIVE_RUNS),
   RENDER_API_KEY: z.string().trim().min(1).optional(),
   RENDER_WORKFLOW: z.string().trim().min(1).optional(),
@@ -293,6 +310,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
         workerHeapMb: e.LOCAL_WORKER_HEAP_MB,
         maxPendingPerCaller: e.LOCAL_MAX_PENDING_PER_CALLER,
         maxPending: e.LOCAL_MAX_PENDING,
+        runRetentionDays: e.LOCAL_RUN_RETENTION_DAYS,
+        maxStoredMbPerCaller: e.LOCAL_MAX_STORED_MB_PER_CALLER,
         maxActiveRunsPerCaller: e.MAX_ACTIVE_RUNS_PER_CALLER,
       },
     };

@@ -61,6 +61,22 @@ describe("configuration errors stop the server with one line per problem", () =>
       "  LOCAL_MAX_PENDING_PER_CALLER: must be at most LOCAL_MAX_PENDING (5)",
     ],
     [{ AUTH_REQUIRE_AT_JWT: "yes" }, "  AUTH_REQUIRE_AT_JWT: must be true or false"],
+    [
+      { LOCAL_RUN_RETENTION_DAYS: "-1" },
+      "  LOCAL_RUN_RETENTION_DAYS: must be between 0 (keep runs forever) and 36500 days",
+    ],
+    [
+      { LOCAL_RUN_RETENTION_DAYS: "a month" },
+      "  LOCAL_RUN_RETENTION_DAYS: must be a number of days",
+    ],
+    [
+      { LOCAL_MAX_STORED_MB_PER_CALLER: "0.5" },
+      "  LOCAL_MAX_STORED_MB_PER_CALLER: must be a whole number",
+    ],
+    [
+      { LOCAL_MAX_STORED_MB_PER_CALLER: "2000000" },
+      "  LOCAL_MAX_STORED_MB_PER_CALLER: must be between 0 and 1000000",
+    ],
   ])("%o", async (env, line) => {
     const { code, stdout, stderr } = await runServerExpectingExit(env);
     expect(code).toBe(1);

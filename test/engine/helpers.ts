@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
+import type { Logger } from "../../src/logger.js";
 import type { RunAccess } from "../../src/workflows/backend.js";
 import { createLocalBackend, type LocalEngine } from "../../src/workflows/local/index.js";
 import type { EngineLimitsInput } from "../../src/workflows/local/limits.js";
@@ -43,12 +44,16 @@ export function workspace() {
   return {
     dir,
     dbPath,
-    async open(limits?: EngineLimitsInput): Promise<LocalEngine> {
+    async open(
+      limits?: EngineLimitsInput,
+      options: { now?: () => Date; logger?: Logger } = {},
+    ): Promise<LocalEngine> {
       const engine = await createLocalBackend({
         dbPath,
         tasksModule: FIXTURE_TASKS,
-        logger: silent,
+        logger: options.logger ?? silent,
         limits,
+        now: options.now,
       });
       engines.add(engine);
       return engine;

@@ -2,9 +2,9 @@
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RunNotFound } from "../../src/workflows/errors.js";
-import { MIGRATIONS } from "../../src/workflows/local/db/migrations.js";
+import { MIGRATIONS, migrate } from "../../src/workflows/local/db/migrations.js";
 import { createLocalBackend } from "../../src/workflows/local/index.js";
-import { ADA, ALL, FIXTURE_TASKS, finished, own, silent, workspace } from "./helpers.js";
+import { ADA, ALL, BOB, FIXTURE_TASKS, finished, own, silent, workspace } from "./helpers.js";
 
 /** The schema the engine created before migrations existed (its store.ts, verbatim). */
 const PREVIOUS_SCHEMA = `
@@ -122,7 +122,8 @@ describe("migrations", () => {
 
   it("upgrade a database the previous version wrote, keeping its runs", async () => {
     writePreviousDatabase(ws.dbPath);
-    const engine = await ws.open();
+    // Its runs finished long ago: kept here, where retention is not the subject.
+    const engine = await ws.open({ runRetentionDays: 0 });
 
     const old = await engine.getRun("trn-old-root", ALL);
     expect(old).toMatchObject({ status: "succeeded", results: [[0]], retries: 1 });
@@ -165,6 +166,61 @@ describe("migrations", () => {
       expect(columns).toEqual(expect.arrayContaining(["reason", "available_at"]));
     } finally {
       db.close();
+    }
+  });
+
+  it("from the previous schema: fill in run sizes and callers' totals, and turn on incremental vacuum", async () => {
+    const db = new Database(ws.dbPath);
+    migrate(db, MIGRATIONS.slice(0, 4));
+    const run = db.prepare(
+      "INSERT INTO runs (id, task, status, input, results, error, root_id, created_at, completed_at, owner_issuer, owner_subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    const attempt = db.prepare(
+      "INSERT INTO attempts (run_id, attempt, status, enqueued_at) VALUES (?, 1, ?, ?)",
+    );
+    const log = db.prepare(
+      "INSERT INTO logs (run_id, timestamp, level, message) VALUES (?, ?, 'info', ?)",
+    );
+    for (const [id, task, status, input, results, error, owner] of [
+      ["trn-v4-done", "echo", "succeeded", '["héllo"]', '["héllo"]', null, ADA],
+      ["trn-v4-failed", "fail", "failed", '["boom"]', null, "boom", ADA],
+      ["trn-v4-bob", "echo", "succeeded", "[1]", "[1]", null, BOB],
+      ["trn-v4-unowned", "echo", "succeeded", "[2]", "[2]", null, undefined],
+    ] as const) {
+      run.run(id, task, status, input, results, error, id, T, T, owner?.issuer, owner?.subject);
+      attempt.run(id, status, T);
+    }
+    log.run("trn-v4-done", T, "wörld");
+    log.run("trn-v4-unowned", T, "nobody's");
+    expect(db.pragma("auto_vacuum", { simple: true })).toBe(0);
+    db.close();
+
+    const engine = await ws.open({ runRetentionDays: 0 });
+    expect(await engine.getRun("trn-v4-done", own(ADA))).toMatchObject({ results: ["héllo"] });
+    await ws.close(engine);
+
+    const migrated = new Database(ws.dbPath, { readonly: true });
+    try {
+      expect(migrated.pragma("auto_vacuum", { simple: true })).toBe(2);
+      expect(
+        migrated.prepare("SELECT id, input_bytes, result_bytes FROM runs ORDER BY id").all(),
+      ).toEqual([
+        { id: "trn-v4-bob", input_bytes: 3, result_bytes: 3 },
+        { id: "trn-v4-done", input_bytes: 10, result_bytes: 10 },
+        { id: "trn-v4-failed", input_bytes: 8, result_bytes: 4 },
+        { id: "trn-v4-unowned", input_bytes: 3, result_bytes: 3 },
+      ]);
+      // Ada: 10 + 10 + a 6-byte line, 8 + 4. Unowned runs count for no one.
+      expect(
+        migrated
+          .prepare("SELECT owner_subject AS subject, bytes FROM caller_storage ORDER BY subject")
+          .all(),
+      ).toEqual([
+        { subject: "ada", bytes: 38 },
+        { subject: "bob", bytes: 6 },
+      ]);
+    } finally {
+      migrated.close();
     }
   });
 

@@ -33,9 +33,11 @@ import { type EngineLimits, MAX_LOG_PAGE_CHARS } from "./limits.js";
 import { LogWriter } from "./log-writer.js";
 import { recover } from "./recovery.js";
 import type { RegisteredTask } from "./registry.js";
+import { Retention } from "./retention.js";
 import { RunChanges } from "./run-changes.js";
 import type { AttemptRunner } from "./runner/runner.js";
 import type { Scheduler } from "./scheduler.js";
+import { storageRefusal } from "./storage-quota.js";
 import { cancelRuns } from "./transitions/cancel-runs.js";
 import { insertRun } from "./transitions/insert-run.js";
 import { instant, pageLimit, statusFilter, validateInput } from "./validate.js";
@@ -48,13 +50,15 @@ export interface EngineParts {
   limits: EngineLimits;
   logger: Logger;
   describe: string;
+  /** The clock retention and the storage quota read (tests move it). */
+  now: () => Date;
 }
 
 /**
  * The embedded engine as the tools see it: validates what callers send,
  * applies their access to every read (in SQL), records new runs and
  * cancellations, and leaves running attempts to the Executor. Recovery runs
- * before the first attempt starts.
+ * before the first attempt starts; retention then deletes old finished runs.
  */
 export class LocalEngine implements WorkflowBackend {
   readonly kind = "local";
@@ -63,6 +67,7 @@ export class LocalEngine implements WorkflowBackend {
   private readonly changes: RunChanges;
   private readonly logs: LogWriter;
   private readonly executor: Executor;
+  private readonly retention: Retention;
   private closed: Promise<void> | undefined;
   private open = true;
 
@@ -74,6 +79,8 @@ export class LocalEngine implements WorkflowBackend {
     this.logs = new LogWriter(db);
     this.executor = new Executor({ ...parts, changes: this.changes, logs: this.logs });
     this.executor.resume(recover(db, limits.maxInterruptions, logger));
+    this.retention = new Retention({ db, logger, days: limits.runRetentionDays, now: parts.now });
+    this.retention.start();
   }
 
   describe(): string {
@@ -128,6 +135,8 @@ export class LocalEngine implements WorkflowBackend {
       throw tooManyActiveRuns(active);
     }
     this.parts.scheduler.checkNewRoot(key);
+    const refusal = storageRefusal(this.db, owner, args, this.parts.limits, this.parts.now());
+    if (refusal) throw refusal;
     const id = newRunId();
     insertRun(this.db, { id, task, input: args, rootId: id, depth: 0, startedBy: owner });
     this.executor.queueRoot(id, key);
@@ -224,7 +233,7 @@ export class LocalEngine implements WorkflowBackend {
    */
   close({ graceMs = 0 }: { graceMs?: number } = {}): Promise<void> {
     this.closed ??= (async () => {
-      await this.executor.shutDown(graceMs);
+      await Promise.all([this.retention.stop(), this.executor.shutDown(graceMs)]);
       this.open = false;
       this.changes.close();
       this.logs.close();

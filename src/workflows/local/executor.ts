@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { Logger } from "../../logger.js";
 import { WorkflowError } from "../errors.js";
-import { boundedError, isTerminal } from "../run.js";
+import { boundedError, isTerminal, type StartedBy } from "../run.js";
 import { ownerKey } from "./access.js";
 import { countAttempts, runRow, summaryRow } from "./db/queries.js";
 import { startedByOf } from "./db/rows.js";
@@ -15,6 +15,7 @@ import type { RunChanges } from "./run-changes.js";
 import type { SubtaskAnswer } from "./runner/protocol.js";
 import type { AttemptHandle, AttemptOutcome, AttemptRunner } from "./runner/runner.js";
 import type { QueuedAttempt, Scheduler } from "./scheduler.js";
+import { storageRefusal } from "./storage-quota.js";
 import { cancelRuns } from "./transitions/cancel-runs.js";
 import { failAttempt } from "./transitions/fail-attempt.js";
 import { insertRun } from "./transitions/insert-run.js";
@@ -33,6 +34,7 @@ export interface ExecutorParts {
   logger: Logger;
   changes: RunChanges;
   logs: LogWriter;
+  now: () => Date;
 }
 
 /** An attempt holding a thread. */
@@ -292,12 +294,12 @@ export class Executor {
     const parent = this.running.get(parentId);
     const parentRow = summaryRow(db, parentId);
     if (parent?.attempt !== parentAttempt || !parentRow || this.state === "stopping") return;
-    const accepted = this.acceptSubtask(parentId, parent, request);
+    const startedBy = startedByOf(parentRow);
+    const accepted = this.acceptSubtask(parentId, parent, request, startedBy);
     if (typeof accepted === "string") {
       answer({ ok: false, error: accepted });
       return;
     }
-    const startedBy = startedByOf(parentRow);
     const depth = parent.depth + 1;
     const id = newRunId();
     insertRun(db, {
@@ -320,6 +322,7 @@ export class Executor {
     parentId: string,
     parent: Running,
     request: { task: string; argsJson: string },
+    owner: StartedBy | undefined,
   ): { task: RegisteredTask; args: unknown[] } | string {
     const depth = parent.depth + 1;
     const { maxSubtaskDepth, maxOpenSubtasksPerRun } = this.parts.limits;
@@ -332,7 +335,11 @@ export class Executor {
     const task = this.parts.tasks.get(request.task);
     if (!task) return `Unknown task "${request.task.slice(0, 100)}"`;
     try {
-      return { task, args: validateInput(task, JSON.parse(request.argsJson)) };
+      const args = validateInput(task, JSON.parse(request.argsJson));
+      // Subtasks store for their root's owner too: a tree cannot go past the quota either.
+      const refusal =
+        owner && storageRefusal(this.parts.db, owner, args, this.parts.limits, this.parts.now());
+      return refusal ? refusal.message : { task, args };
     } catch (error) {
       return error instanceof WorkflowError
         ? error.message

@@ -10,6 +10,11 @@ import { Scheduler } from "./scheduler.js";
 import { loadTasks, tasksModuleUrl } from "./tasks-module.js";
 
 export type { LocalEngine } from "./engine.js";
+
+/** What the engine keeps, as the start banner says it. */
+const stored = ({ runRetentionDays, maxStoredMbPerCaller }: EngineLimits): string =>
+  `${maxStoredMbPerCaller === 0 ? "no storage bound per caller" : `${maxStoredMbPerCaller} MB stored per caller`}, ${runRetentionDays === 0 ? "runs kept forever" : `finished runs kept ${runRetentionDays} days`}`;
+
 export { EngineLimits } from "./limits.js";
 
 export interface LocalBackendOptions {
@@ -19,6 +24,8 @@ export interface LocalBackendOptions {
   logger: Logger;
   /** Defaults in limits.ts. */
   limits?: EngineLimitsInput;
+  /** The clock retention and the storage quota read; tests move it. */
+  now?: () => Date;
 }
 
 /**
@@ -30,6 +37,7 @@ export async function createLocalBackend({
   tasksModule,
   logger,
   limits: limitsInput = {},
+  now = () => new Date(),
 }: LocalBackendOptions): Promise<LocalEngine> {
   const parsed = EngineLimits.safeParse(limitsInput);
   if (!parsed.success) {
@@ -70,7 +78,8 @@ export async function createLocalBackend({
       logger,
       scheduler: new Scheduler(limits),
       runner,
-      describe: `embedded engine, ${tasks.size} tasks${source} (${[...tasks.keys()].join(", ")}), database ${dbPath}, at most ${limits.maxThreads} threads of ${limits.workerHeapMb} MB`,
+      now,
+      describe: `embedded engine, ${tasks.size} tasks${source} (${[...tasks.keys()].join(", ")}), database ${dbPath}, at most ${limits.maxThreads} threads of ${limits.workerHeapMb} MB, ${stored(limits)}`,
     });
   } catch (error) {
     await runner.close();

@@ -94,6 +94,84 @@ ALTER TABLE attempts ADD COLUMN available_at TEXT;
 ALTER TABLE attempts DROP COLUMN results;
 `,
   },
+  {
+    version: 5,
+    name: "what each run and each caller stores",
+    // input_bytes and result_bytes (results + error) are UTF-8 byte lengths, readable without the
+    // run's body. caller_storage is each caller's total (its runs' input, results and errors, and
+    // their log messages), kept by triggers in the writes' own transactions so a start reads one
+    // row, never a SUM; the triggers write only caller_storage, never a run row (which may hold
+    // megabytes). A log line finds its run's owner, and a read weighs a run (the answer budget),
+    // in runs_owner_and_sizes_by_id alone: reading those columns from the row would walk its
+    // overflow pages. Unowned runs (from before owners were recorded) count for no one. The
+    // unfinished roots of each owner are counted for MAX_ACTIVE_RUNS_PER_CALLER at every start.
+    sql: `
+ALTER TABLE runs ADD COLUMN input_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN result_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET
+  input_bytes = octet_length(input),
+  result_bytes = COALESCE(octet_length(results), 0) + COALESCE(octet_length(error), 0);
+CREATE INDEX runs_by_root ON runs (root_id, completed_at);
+CREATE INDEX runs_finished_roots ON runs (completed_at)
+  WHERE parent_id IS NULL AND completed_at IS NOT NULL;
+CREATE INDEX runs_finished_roots_by_owner ON runs (owner_issuer, owner_subject, completed_at)
+  WHERE parent_id IS NULL AND completed_at IS NOT NULL;
+CREATE INDEX runs_owner_and_sizes_by_id
+  ON runs (id, owner_issuer, owner_subject, input_bytes, result_bytes);
+CREATE INDEX runs_unfinished_roots_by_owner ON runs (owner_issuer, owner_subject)
+  WHERE depth = 0 AND status IN ('pending', 'running', 'paused');
+CREATE TABLE caller_storage (
+  owner_issuer TEXT NOT NULL,
+  owner_subject TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (owner_issuer, owner_subject)
+) WITHOUT ROWID;
+INSERT INTO caller_storage (owner_issuer, owner_subject, bytes)
+SELECT owner_issuer, owner_subject, SUM(bytes) FROM (
+  SELECT owner_issuer, owner_subject, input_bytes + result_bytes AS bytes FROM runs
+  UNION ALL
+  SELECT runs.owner_issuer, runs.owner_subject, octet_length(logs.message)
+  FROM logs JOIN runs ON runs.id = logs.run_id
+)
+WHERE owner_issuer IS NOT NULL AND owner_subject IS NOT NULL
+GROUP BY owner_issuer, owner_subject;
+CREATE TRIGGER caller_storage_run_inserted AFTER INSERT ON runs
+WHEN NEW.owner_issuer IS NOT NULL AND NEW.owner_subject IS NOT NULL
+BEGIN
+  INSERT INTO caller_storage (owner_issuer, owner_subject, bytes)
+  VALUES (NEW.owner_issuer, NEW.owner_subject, NEW.input_bytes + NEW.result_bytes)
+  ON CONFLICT (owner_issuer, owner_subject) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER caller_storage_run_ended AFTER UPDATE OF result_bytes ON runs
+WHEN NEW.result_bytes <> OLD.result_bytes
+  AND NEW.owner_issuer IS NOT NULL AND NEW.owner_subject IS NOT NULL
+BEGIN
+  UPDATE caller_storage SET bytes = bytes + NEW.result_bytes - OLD.result_bytes
+  WHERE owner_issuer = NEW.owner_issuer AND owner_subject = NEW.owner_subject;
+END;
+CREATE TRIGGER caller_storage_run_deleted AFTER DELETE ON runs
+WHEN OLD.owner_issuer IS NOT NULL AND OLD.owner_subject IS NOT NULL
+BEGIN
+  UPDATE caller_storage SET bytes = bytes - OLD.input_bytes - OLD.result_bytes
+  WHERE owner_issuer = OLD.owner_issuer AND owner_subject = OLD.owner_subject;
+  -- Every run stores at least its input ("[]"): nothing left means no runs left.
+  DELETE FROM caller_storage
+  WHERE owner_issuer = OLD.owner_issuer AND owner_subject = OLD.owner_subject AND bytes <= 0;
+END;
+CREATE TRIGGER caller_storage_log_inserted AFTER INSERT ON logs
+BEGIN
+  UPDATE caller_storage SET bytes = bytes + octet_length(NEW.message)
+  WHERE (owner_issuer, owner_subject) =
+    (SELECT owner_issuer, owner_subject FROM runs INDEXED BY runs_owner_and_sizes_by_id WHERE id = NEW.run_id);
+END;
+CREATE TRIGGER caller_storage_log_deleted AFTER DELETE ON logs
+BEGIN
+  UPDATE caller_storage SET bytes = bytes - octet_length(OLD.message)
+  WHERE (owner_issuer, owner_subject) =
+    (SELECT owner_issuer, owner_subject FROM runs INDEXED BY runs_owner_and_sizes_by_id WHERE id = OLD.run_id);
+END;
+`,
+  },
 ];
 
 /** Applies the steps not yet applied, each in its own transaction. */

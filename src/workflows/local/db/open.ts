@@ -1,13 +1,28 @@
 import Database from "better-sqlite3";
 import { migrate } from "./migrations.js";
 
-/** The engine's SQLite file, in WAL mode, migrated to the current schema. */
+/** How long a write waits for another connection's (the store's, another process's). */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const INCREMENTAL = 2;
+
+/**
+ * The engine's SQLite file, in WAL mode with incremental vacuum (so what
+ * retention deletes can be given back to the file system), migrated to the
+ * current schema.
+ */
 export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
   try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Takes effect only on a file without tables, so before WAL mode writes the header.
+    db.pragma("auto_vacuum = INCREMENTAL");
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
+    // A file that already had tables (written before, or by the store, which opens it first)
+    // switches only by being rebuilt: once, then it stays incremental.
+    if (db.pragma("auto_vacuum", { simple: true }) !== INCREMENTAL) db.exec("VACUUM");
     migrate(db);
     return db;
   } catch (error) {

@@ -33,15 +33,15 @@ export function getRun(db: Database.Database, id: string, access: RunAccess): Ta
 }
 
 /**
- * The bytes of a run's input and results, without reading them into memory
- * (the answer budget weighs a run before it is built); undefined when no run
- * with that id is within `access`.
+ * The bytes of a run's input and results, from an index alone (the answer
+ * budget weighs a run before it is read; also whether the run is within
+ * `access` at all): undefined when no run with that id is.
  */
 export function runBytes(db: Database.Database, id: string, access: RunAccess): number | undefined {
   const { sql, params } = accessCondition(access);
   const row = statement(
     db,
-    `SELECT length(CAST(input AS BLOB)) + COALESCE(length(CAST(results AS BLOB)), 0) AS bytes FROM runs WHERE id = ? AND ${sql}`,
+    `SELECT input_bytes + result_bytes AS bytes FROM runs INDEXED BY runs_owner_and_sizes_by_id WHERE id = ? AND ${sql}`,
   ).get(id, ...params) as { bytes: number } | undefined;
   return row?.bytes;
 }
@@ -139,7 +139,7 @@ export const unfinishedRoots = (db: Database.Database, owner: Principal, atMost:
   (
     statement(
       db,
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM runs WHERE owner_issuer = ? AND owner_subject = ? AND depth = 0 AND status IN ('pending', 'running', 'paused') LIMIT ?)`,
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM runs INDEXED BY runs_unfinished_roots_by_owner WHERE owner_issuer = ? AND owner_subject = ? AND depth = 0 AND status IN ('pending', 'running', 'paused') LIMIT ?)`,
     ).get(owner.issuer, owner.subject, atMost) as { n: number }
   ).n;
 
@@ -153,6 +153,24 @@ export function unfinishedRuns(
   ).all() as SummaryRow[];
   return rows.map((row) => ({ ...row, attempt: latestAttempt(db, row.id) }));
 }
+
+/** What a caller's runs store now (input, results, errors, log messages), kept by triggers: one row. */
+export const storedBytes = (db: Database.Database, owner: Principal): number =>
+  (
+    statement(
+      db,
+      "SELECT bytes FROM caller_storage WHERE owner_issuer = ? AND owner_subject = ?",
+    ).get(owner.issuer, owner.subject) as { bytes: number } | undefined
+  )?.bytes ?? 0;
+
+/** When the caller's root run that finished first finished, if any has. */
+export const firstFinishedRoot = (db: Database.Database, owner: Principal): string | undefined =>
+  (
+    statement(
+      db,
+      "SELECT MIN(completed_at) AS at FROM runs WHERE owner_issuer = ? AND owner_subject = ? AND parent_id IS NULL AND completed_at IS NOT NULL",
+    ).get(owner.issuer, owner.subject) as { at: string | null }
+  ).at ?? undefined;
 
 export interface LogQuery {
   runId: string;

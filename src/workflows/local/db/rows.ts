@@ -28,13 +28,16 @@ export interface RunRow {
   owner_client_id: string | null;
   started_by_at: string | null;
   depth: number;
+  /** UTF-8 bytes of `input`, and of `results` and `error` together: a run's size, without reading it. */
+  input_bytes: number;
+  result_bytes: number;
 }
 
 /** A run's row without its input and results: what lists read. */
 export type SummaryRow = Omit<RunRow, "input" | "results">;
 
 export const SUMMARY_COLUMNS =
-  "seq, id, task, status, error, parent_id, root_id, created_at, started_at, completed_at, owner_issuer, owner_subject, owner_client_id, started_by_at, depth";
+  "seq, id, task, status, error, parent_id, root_id, created_at, started_at, completed_at, owner_issuer, owner_subject, owner_client_id, started_by_at, depth, input_bytes, result_bytes";
 
 export interface AttemptRow {
   run_id: string;

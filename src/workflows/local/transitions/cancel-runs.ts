@@ -14,8 +14,8 @@ export function cancelRuns(db: Database.Database, runIds: string[], reason?: str
     for (const runId of runIds) {
       const { changes } = statement(
         db,
-        "UPDATE runs SET status = 'canceled', completed_at = ?, error = COALESCE(?, error) WHERE id = ? AND status IN ('pending', 'running', 'paused')",
-      ).run(at, reason ?? null, runId);
+        "UPDATE runs SET status = 'canceled', completed_at = ?, error = COALESCE(?, error), result_bytes = COALESCE(octet_length(results), 0) + COALESCE(octet_length(COALESCE(?, error)), 0) WHERE id = ? AND status IN ('pending', 'running', 'paused')",
+      ).run(at, reason ?? null, reason ?? null, runId);
       if (changes === 0) continue;
       statement(
         db,

@@ -30,8 +30,8 @@ export function endAttempt(
   if (after.next === "run-fails") {
     statement(
       db,
-      "UPDATE runs SET status = 'failed', completed_at = ?, error = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
-    ).run(at, error, at, runId);
+      "UPDATE runs SET status = 'failed', completed_at = ?, error = ?, result_bytes = COALESCE(octet_length(results), 0) + ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
+    ).run(at, error, Buffer.byteLength(error), at, runId);
   } else {
     statement(
       db,

@@ -17,15 +17,17 @@ export interface NewRun {
 /** A new run, pending, with its first attempt waiting to start. */
 export function insertRun(db: Database.Database, run: NewRun): void {
   const at = new Date().toISOString();
+  const input = JSON.stringify(run.input);
   db.transaction(() => {
     statement(
       db,
-      `INSERT INTO runs (id, task, status, input, parent_id, root_id, depth, created_at, owner_issuer, owner_subject, owner_client_id, started_by_at)
-VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, task, status, input, input_bytes, parent_id, root_id, depth, created_at, owner_issuer, owner_subject, owner_client_id, started_by_at)
+VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       run.id,
       run.task,
-      JSON.stringify(run.input),
+      input,
+      Buffer.byteLength(input),
       run.parentId ?? null,
       run.rootId,
       run.depth,

@@ -16,7 +16,7 @@ export function succeedAttempt(
     ).run(at, runId, attempt);
     statement(
       db,
-      "UPDATE runs SET status = 'succeeded', completed_at = ?, results = ? WHERE id = ?",
-    ).run(at, resultsJson, runId);
+      "UPDATE runs SET status = 'succeeded', completed_at = ?, results = ?, result_bytes = ? + COALESCE(octet_length(error), 0) WHERE id = ?",
+    ).run(at, resultsJson, Buffer.byteLength(resultsJson), runId);
   })();
 }
