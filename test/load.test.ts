@@ -25,6 +25,7 @@ import {
   since,
   singleMessage,
   toolCallInit,
+  watchHealth,
 } from "./helpers/load.js";
 import { type Era, type Stack, startStack, taskMethod } from "./helpers/stack.js";
 
@@ -548,18 +549,11 @@ describe("(d) concurrent reads of large runs from two callers", () => {
       }),
     );
 
-    let watching = true;
-    const healthz: number[] = [];
-    const watchHealth = (async () => {
-      while (watching) {
-        const start = performance.now();
-        const res = await fetch(`${url}/healthz`);
-        expect(res.status).toBe(200);
-        await res.arrayBuffer();
-        healthz.push(since(start));
-        await sleep(100);
-      }
-    })();
+    // The answers to the starts count against the budget for a second.
+    await sleep(1_100);
+    // Watched from a process of its own: parsing 8 MB answers here must not delay the watcher.
+    const watcher = watchHealth(url);
+    await watcher.ready;
 
     type Outcome = "run" | "refused" | string;
     const read = async (i: number): Promise<Outcome> => {
@@ -607,8 +601,7 @@ describe("(d) concurrent reads of large runs from two callers", () => {
     const outcomes = await Promise.all(
       Array.from({ length: 2 * READS_PER_CALLER }, (_, i) => read(i)),
     );
-    watching = false;
-    await watchHealth;
+    const healthz = await watcher.stop();
     const peak = sampleProcess(pid).peakRssMb;
     const tally = outcomes.reduce<Record<string, number>>((counts, outcome) => {
       counts[outcome] = (counts[outcome] ?? 0) + 1;
@@ -616,19 +609,20 @@ describe("(d) concurrent reads of large runs from two callers", () => {
     }, {});
     console.log(
       "(d)",
-      JSON.stringify({
-        tally,
-        peakRssMb: Math.round(peak),
-        healthzMaxMs: Math.max(...healthz),
-        healthz: healthz.length,
-      }),
+      JSON.stringify({ tally, peakRssMb: Math.round(peak), healthz: healthz.latencies }),
     );
 
     expect(Object.keys(tally).filter((k) => k !== "run" && k !== "refused")).toEqual([]);
-    expect(tally.run ?? 0).toBeGreaterThanOrEqual(4);
+    // Each caller got its run at least once; the rest were told to retry.
+    for (const c of [0, 1]) {
+      expect(
+        outcomes.filter((outcome, i) => i % 2 === c && outcome === "run").length,
+      ).toBeGreaterThan(0);
+    }
     expect(peak).toBeLessThan(MAX_PEAK_RSS_MB);
-    expect(healthz.length).toBeGreaterThanOrEqual(1);
-    expect(Math.max(...healthz)).toBeLessThan(MAX_HEALTHZ_MS);
+    expect(healthz.failures).toEqual([]);
+    expect(healthz.latencies.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...healthz.latencies)).toBeLessThan(MAX_HEALTHZ_MS);
     expect(stack.server.child.exitCode).toBeNull();
   }, 60_000);
 });

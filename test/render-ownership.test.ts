@@ -92,7 +92,29 @@ describe("starting a run on Render", () => {
     });
   });
 
+  it("with the store down, starts nothing: the bound on unfinished runs cannot be checked", async () => {
+    store.failing = true;
+    const before = fake.requests.length;
+    await expect(backend.startRun("square", [2], alice)).rejects.toMatchObject({
+      code: "ERR_BACKEND_UNAVAILABLE",
+      retryable: true,
+      message:
+        "This server could not read who started which run (its database failed); try again later",
+    });
+    expect(requestsSince(before).filter((r) => r.method === "POST")).toEqual([]);
+  });
+
   it("cancels a run it could not record, and says so", async () => {
+    // Without the bound on unfinished runs, nothing reads the store before the run is started.
+    await backend.close();
+    backend = await createRenderBackend({
+      apiUrl: fake.url,
+      apiKey: API_KEY,
+      workflow: "my-workflow",
+      logger,
+      ownership: store,
+      maxActiveRunsPerCaller: 0,
+    });
     store.failing = true;
     const before = fake.requests.length;
     const error = await backend.startRun("square", [2], alice).then(

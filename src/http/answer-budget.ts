@@ -2,25 +2,31 @@ import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { NextFunction, Request, Response } from "express";
 import type { ReadBudget } from "../workflows/backend.js";
 import { LimitReached } from "../workflows/errors.js";
+import { callerKeyOf } from "./caller-key.js";
 
 /** Answers this small are never refused: the requests in flight bound them already. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
-/** When a refused read may be tried again: answers in flight end within moments. */
+/** How long an admitted answer counts at least, so that the budget bounds a rate too. */
+const MIN_HOLD_MS = 1_000;
+/** When a refused read may be tried again: admitted answers stop counting within a second. */
 const RETRY_AFTER_SECONDS = 1;
 
 /** The largest answer one run makes: a 4 MB input and a 4 MB result, plus its attempts. */
 export const LARGEST_RUN_BYTES = 9 * 1024 * 1024;
 
 /**
- * Memory held by answers in flight. An answer is built and held several
- * times over (the run read, the JSON-RPC answer serialised, the bytes on the
- * socket until the client has read them), so its cost scales with the run's
- * size times the answers built at once, whatever the rate limits allow.
- * Before a backend builds an answer holding a run's input and results, it
- * asks the request's share (ReadBudget) to admit the run's bytes; they stay
- * counted until the response has ended or the connection closed. Past the
- * total, or past one caller's half of it, a large read is refused with
- * LimitReached and `retryAfterSeconds: 1`; small ones always pass.
+ * Memory and time spent on answers that hold runs' input and results. Such an
+ * answer is built and held several times over (the run read, the JSON-RPC
+ * answer serialised, the bytes on the socket until the client has read
+ * them), and building it takes the event loop for a while (about 0.1 s for
+ * 8 MB here): a hundred at once took 2 GB, and /healthz waited 8 s behind
+ * them. So before a backend builds one, it asks the request's share
+ * (ReadBudget) to admit the run's bytes; they count until the response has
+ * ended or the connection closed, and for at least a second — so the budget
+ * bounds both what answers hold at once and how much is built each second.
+ * Past the total, or past one caller's half of it, a large read is refused
+ * at once (cheaply) with LimitReached and `retryAfterSeconds: 1`; small ones
+ * always pass.
  */
 export class AnswerBudget {
   #held = 0;
@@ -33,15 +39,15 @@ export class AnswerBudget {
     this.perCallerBytes = Math.max(LARGEST_RUN_BYTES, Math.floor(totalBytes / 2));
   }
 
-  /** Bytes held by answers in flight now (all callers). */
+  /** Bytes counted now (all callers). */
   get held(): number {
     return this.#held;
   }
 
   /** After the bearer token: gives the request its share, found by its handlers through `shareOf`. */
-  readonly attach = (req: Request, _res: Response, next: NextFunction): void => {
+  readonly attach = (req: Request, res: Response, next: NextFunction): void => {
     const auth = req.auth;
-    if (auth) this.#shares.set(auth, this.#share(callerKey(auth), _res));
+    if (auth) this.#shares.set(auth, this.#share(callerKeyOf(auth), res));
     next();
   };
 
@@ -52,9 +58,15 @@ export class AnswerBudget {
 
   #share(caller: string, res: Response): ReadBudget {
     let admitted = 0;
+    let since = 0;
     const release = () => {
       this.#take(caller, admitted);
       admitted = 0;
+    };
+    const ended = () => {
+      const wait = since + MIN_HOLD_MS - Date.now();
+      if (wait <= 0) release();
+      else setTimeout(release, wait).unref();
     };
     return {
       admit: (bytes) => {
@@ -64,16 +76,18 @@ export class AnswerBudget {
         const over = this.#held + more > this.totalBytes || mine + more > this.perCallerBytes;
         if (over && bytes > SMALL_ANSWER_BYTES) {
           throw new LimitReached(
-            `This run is ${mb(bytes)} MB with its input and results, and answers holding ${mb(this.#held)} MB are on their way to clients now (${mb(mine)} MB of them yours); at most ${mb(this.totalBytes)} MB are built at once, ${mb(this.perCallerBytes)} MB for one caller. Try again in ${RETRY_AFTER_SECONDS} s`,
+            `This run is ${mb(bytes)} MB with its input and results, and answers holding ${mb(this.#held)} MB of runs are being built or sent (${mb(mine)} MB of them yours); this server builds at most ${mb(this.totalBytes)} MB of them at once and a second, ${mb(this.perCallerBytes)} MB for one caller. Try again in ${RETRY_AFTER_SECONDS} s`,
             { retryAfterSeconds: RETRY_AFTER_SECONDS },
           );
         }
-        if (admitted === 0 && !res.closed) res.once("close", release);
+        if (admitted === 0) {
+          since = Date.now();
+          if (res.closed) queueMicrotask(ended);
+          else res.once("close", ended);
+        }
         this.#held += more;
         this.#byCaller.set(caller, mine + more);
         admitted = bytes;
-        // The response may have ended while the answer was being read.
-        if (res.closed) release();
       },
     };
   }
@@ -90,9 +104,3 @@ export class AnswerBudget {
 const UNBOUNDED: ReadBudget = { admit: () => {} };
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-
-/** One budget per person: issuer and subject of the verified token (src/auth/verifier.ts). */
-function callerKey(auth: AuthInfo): string {
-  const extra = auth.extra ?? {};
-  return `${String(extra.issuer)}\n${String(extra.subject)}`;
-}

@@ -1,10 +1,13 @@
+import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { Request } from "express";
 
 /**
- * Whom a per-caller limit counts for: the verified token's issuer and subject
+ * Whom a per-caller bound counts for: the verified token's issuer and subject
  * (set by requireBearer), never anything else the client sends.
  */
-export function callerKey(req: Request): string {
-  const extra = req.auth?.extra ?? {};
+export function callerKeyOf(auth: AuthInfo | undefined): string {
+  const extra = auth?.extra ?? {};
   return `${String(extra.issuer)}\n${String(extra.subject)}`;
 }
+
+export const callerKey = (req: Request): string => callerKeyOf(req.auth);

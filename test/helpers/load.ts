@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { type Era, MODERN } from "./stack.js";
 
@@ -91,3 +93,57 @@ export function singleMessage(contentType: string, text: string): Record<string,
 
 /** Milliseconds since `start` (performance.now()), to a tenth. */
 export const since = (start: number) => Math.round((performance.now() - start) * 10) / 10;
+
+/** What a health watcher saw: each answer's latency, and anything but a 200. */
+export interface HealthWatch {
+  latencies: number[];
+  failures: string[];
+}
+
+/**
+ * Polls `${url}/healthz` every 50 ms from a process of its own (so the test's
+ * own work — parsing large answers — cannot delay it), from when `ready`
+ * resolves (its first answer, which loads fetch, is not counted) until `stop()`.
+ */
+export function watchHealth(url: string): { ready: Promise<void>; stop(): Promise<HealthWatch> } {
+  const script = `
+    const target = ${JSON.stringify(`${url}/healthz`)};
+    const latencies = [], failures = [];
+    let watching = true;
+    process.stdin.on("data", () => { watching = false; });
+    (async () => {
+      await (await fetch(target)).arrayBuffer();
+      process.stdout.write("ready\\n");
+      while (watching) {
+        const start = performance.now();
+        try {
+          const res = await fetch(target);
+          await res.arrayBuffer();
+          if (res.status !== 200) failures.push("HTTP " + res.status);
+        } catch (error) { failures.push(String(error)); }
+        latencies.push(Math.round((performance.now() - start) * 10) / 10);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      process.stdout.write(JSON.stringify({ latencies, failures }));
+      process.exit(0);
+    })();`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+  let output = "";
+  let signal = () => {};
+  const ready = new Promise<void>((resolve) => {
+    signal = resolve;
+  });
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    output += chunk;
+    if (output.startsWith("ready\n")) signal();
+  });
+  return {
+    ready,
+    async stop() {
+      const exited = once(child, "exit");
+      child.stdin.end("stop\n");
+      await exited;
+      return JSON.parse(output.slice("ready\n".length)) as HealthWatch;
+    },
+  };
+}

@@ -8,15 +8,17 @@ const EXAMINED_BEYOND_LIMIT = 40;
 
 /**
  * MAX_ACTIVE_RUNS_PER_CALLER on Render, whose runs carry no owner: the
- * caller's unfinished runs are its records not yet seen finished. Render is
- * asked about them only when there are at least `limit` (a caller below the
- * bound costs one store query), and those it reports finished are marked,
- * so each is asked about once. One instance takes a caller's starts one at
- * a time (check, start, record), so they cannot pass the check together;
- * starts on other instances at the same moment can each pass it once.
+ * caller's unfinished runs are its records not yet seen finished, plus its
+ * starts under way on this instance (counted before anything is awaited, so
+ * concurrent starts here cannot pass the check together; starts on other
+ * instances at the very same moment can each pass it once). Render is asked
+ * about the records only when there are enough of them to reach the bound (a
+ * caller below it costs one store query), and those it reports finished are
+ * marked, so each is asked about once.
  */
 export class ActiveRuns {
-  readonly #turns = new Map<string, Promise<void>>();
+  /** Starts under way on this instance, per caller (absent: none). */
+  readonly #starting = new Map<string, number>();
 
   constructor(
     private readonly owners: RunOwners,
@@ -28,26 +30,24 @@ export class ActiveRuns {
   async admit<T>(owner: Principal, start: () => Promise<T>): Promise<T> {
     if (this.limit === 0) return start();
     const key = JSON.stringify([owner.issuer, owner.subject]);
-    const previous = this.#turns.get(key);
-    let done = () => {};
-    const mine = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    const turn = (previous ?? Promise.resolve()).then(() => mine);
-    this.#turns.set(key, turn);
-    await previous;
+    const others = this.#starting.get(key) ?? 0;
+    this.#starting.set(key, others + 1);
     try {
-      await this.check(owner);
+      await this.check(owner, others);
       return await start();
     } finally {
-      done();
-      if (this.#turns.get(key) === turn) this.#turns.delete(key);
+      const left = (this.#starting.get(key) ?? 1) - 1;
+      if (left > 0) this.#starting.set(key, left);
+      else this.#starting.delete(key);
     }
   }
 
-  private async check(owner: Principal): Promise<void> {
-    const ids = await this.owners.unfinished(owner, this.limit + EXAMINED_BEYOND_LIMIT);
-    if (ids.length < this.limit) return;
+  /** Throws LimitReached when `owner`'s unfinished runs and `starting` starts reach the bound. */
+  private async check(owner: Principal, starting: number): Promise<void> {
+    const room = this.limit - starting;
+    if (room <= 0) throw tooManyActiveRuns(this.limit);
+    const ids = await this.owners.unfinished(owner, room + EXAMINED_BEYOND_LIMIT);
+    if (ids.length < room) return;
     const states = await this.summaries.of(ids);
     // A run Render no longer has (past its retention) has finished too.
     const finished = ids.filter((id) => {
@@ -55,6 +55,6 @@ export class ActiveRuns {
       return !state || isTerminal(state.status);
     });
     await this.owners.markFinished(finished);
-    if (ids.length - finished.length >= this.limit) throw tooManyActiveRuns(this.limit);
+    if (ids.length - finished.length >= room) throw tooManyActiveRuns(this.limit);
   }
 }
