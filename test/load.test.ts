@@ -33,6 +33,7 @@ import { type Era, type Stack, startStack, taskMethod } from "./helpers/stack.js
 const NO_RATE_LIMITS = {
   RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
   RATE_LIMIT_RUNS_PER_MINUTE: "0",
+  RATE_LIMIT_CONCURRENT_PER_CALLER: "0",
   MAX_ACTIVE_RUNS_PER_CALLER: "0",
 };
 const CALLER_SCOPES = "workflows:read workflows:run workflows:cancel";
