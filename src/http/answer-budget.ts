@@ -31,8 +31,6 @@ export const LARGEST_RUN_BYTES = 9 * 1024 * 1024;
 export class AnswerBudget {
   #held = 0;
   readonly #byCaller = new Map<string, number>();
-  /** Each authorized request's share, by the AuthInfo its handlers receive (one object per request). */
-  readonly #shares = new WeakMap<AuthInfo, ReadBudget>();
   readonly perCallerBytes: number;
 
   constructor(readonly totalBytes: number) {
@@ -44,52 +42,54 @@ export class AnswerBudget {
     return this.#held;
   }
 
-  /** After the bearer token: gives the request its share, found by its handlers through `shareOf`. */
+  /**
+   * After the bearer token: notes the request's response on its AuthInfo
+   * (one object per request, which its handlers receive), for `shareOf`.
+   * Nothing else happens until a large answer is admitted: most requests
+   * never build one.
+   */
   readonly attach = (req: Request, res: Response, next: NextFunction): void => {
-    const auth = req.auth;
-    if (auth) this.#shares.set(auth, this.#share(callerKeyOf(auth), res));
+    if (req.auth) (req.auth as Shared)[RESPONSE] = res;
     next();
   };
 
   /** The share of the request whose verified token this is; unbounded when there is none (in-process use). */
   shareOf(auth: AuthInfo | undefined): ReadBudget {
-    return (auth && this.#shares.get(auth)) ?? UNBOUNDED;
+    const res = auth && (auth as Shared)[RESPONSE];
+    return res ? { admit: (bytes) => this.#admit(auth as Shared, res, bytes) } : UNBOUNDED;
   }
 
-  #share(caller: string, res: Response): ReadBudget {
-    let admitted = 0;
-    let since = 0;
-    const release = () => {
-      this.#take(caller, admitted);
-      admitted = 0;
-    };
-    const ended = () => {
-      const wait = since + MIN_HOLD_MS - Date.now();
-      if (wait <= 0) release();
-      else setTimeout(release, wait).unref();
-    };
-    return {
-      admit: (bytes) => {
-        const more = bytes - admitted;
-        if (more <= 0) return;
-        const mine = this.#byCaller.get(caller) ?? 0;
-        const over = this.#held + more > this.totalBytes || mine + more > this.perCallerBytes;
-        if (over && bytes > SMALL_ANSWER_BYTES) {
-          throw new LimitReached(
-            `This run is ${mb(bytes)} MB with its input and results, and answers holding ${mb(this.#held)} MB of runs are being built or sent (${mb(mine)} MB of them yours); this server builds at most ${mb(this.totalBytes)} MB of them at once and a second, ${mb(this.perCallerBytes)} MB for one caller. Try again in ${RETRY_AFTER_SECONDS} s`,
-            { retryAfterSeconds: RETRY_AFTER_SECONDS },
-          );
-        }
-        if (admitted === 0) {
-          since = Date.now();
-          if (res.closed) queueMicrotask(ended);
-          else res.once("close", ended);
-        }
-        this.#held += more;
-        this.#byCaller.set(caller, mine + more);
-        admitted = bytes;
-      },
-    };
+  #admit(auth: Shared, res: Response, bytes: number): void {
+    let share = auth[SHARE];
+    const more = bytes - (share?.admitted ?? 0);
+    if (more <= 0) return;
+    const caller = share?.caller ?? callerKeyOf(auth);
+    const mine = this.#byCaller.get(caller) ?? 0;
+    const over = this.#held + more > this.totalBytes || mine + more > this.perCallerBytes;
+    if (over && bytes > SMALL_ANSWER_BYTES) {
+      throw new LimitReached(
+        `This run is ${mb(bytes)} MB with its input and results, and answers holding ${mb(this.#held)} MB of runs are being built or sent (${mb(mine)} MB of them yours); this server builds at most ${mb(this.totalBytes)} MB of them at once and a second, ${mb(this.perCallerBytes)} MB for one caller. Try again in ${RETRY_AFTER_SECONDS} s`,
+        { retryAfterSeconds: RETRY_AFTER_SECONDS },
+      );
+    }
+    if (!share) {
+      const admitted = { caller, admitted: 0, since: Date.now() };
+      share = auth[SHARE] = admitted;
+      const release = () => {
+        this.#take(caller, admitted.admitted);
+        admitted.admitted = 0;
+      };
+      const ended = () => {
+        const wait = admitted.since + MIN_HOLD_MS - Date.now();
+        if (wait <= 0) release();
+        else setTimeout(release, wait).unref();
+      };
+      if (res.closed) queueMicrotask(ended);
+      else res.once("close", ended);
+    }
+    this.#held += more;
+    this.#byCaller.set(caller, mine + more);
+    share.admitted = bytes;
   }
 
   #take(caller: string, bytes: number): void {
@@ -100,6 +100,14 @@ export class AnswerBudget {
     else this.#byCaller.delete(caller);
   }
 }
+
+/** Where a request's AuthInfo carries its response and what it has admitted. */
+const RESPONSE = Symbol("answer-budget response");
+const SHARE = Symbol("answer-budget share");
+type Shared = AuthInfo & {
+  [RESPONSE]?: Response;
+  [SHARE]?: { caller: string; admitted: number; since: number };
+};
 
 const UNBOUNDED: ReadBudget = { admit: () => {} };
 
