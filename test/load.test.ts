@@ -80,6 +80,23 @@ function resultOf(answer: CallAnswer, id: number): Record<string, unknown> | str
   return result.structuredContent;
 }
 
+/** A finished run of `echo` of `value`, started by the token's caller. */
+async function echoed(url: string, token: string, value: string): Promise<TaskRun> {
+  const started = resultOf(
+    await callTool(
+      url,
+      "legacy",
+      token,
+      "start_task_run",
+      { task: "echo", input: [value], wait_seconds: 20 },
+      1,
+    ),
+    1,
+  ) as { run: TaskRun };
+  expect(started.run.status).toBe("succeeded");
+  return started.run;
+}
+
 describe("(a) thousands of authorized calls at concurrency 50", () => {
   const CALLS = 3_200;
   const CONCURRENCY = 50;
@@ -93,19 +110,8 @@ describe("(a) thousands of authorized calls at concurrency 50", () => {
     for (const sub of SUBJECTS) {
       const token = await stack.issuer.sign({ sub, scope: CALLER_SCOPES });
       // A run of each caller's own, finished, for get_task_run to read.
-      const started = resultOf(
-        await callTool(
-          stack.server.url,
-          "legacy",
-          token,
-          "start_task_run",
-          { task: "echo", input: [sub], wait_seconds: 20 },
-          1,
-        ),
-        1,
-      ) as { run: TaskRun };
-      expect(started.run.status).toBe("succeeded");
-      callers.push({ sub, token, runId: started.run.id });
+      const run = await echoed(stack.server.url, token, sub);
+      callers.push({ sub, token, runId: run.id });
     }
     const listed = resultOf(
       await callTool(stack.server.url, "modern", callers[0]?.token as string, "list_tasks", {}, 1),
@@ -534,19 +540,8 @@ describe("(d) concurrent reads of large runs from two callers", () => {
       ["big-alice", "big-bob"].map(async (sub, c) => {
         const token = await stack.issuer.sign({ sub, scope: CALLER_SCOPES });
         const name = String.fromCharCode(97 + c).repeat(NAME_CHARS);
-        const r = resultOf(
-          await callTool(
-            url,
-            "legacy",
-            token,
-            "start_task_run",
-            { task: "echo", input: [name], wait_seconds: 20 },
-            1,
-          ),
-          1,
-        ) as { run: TaskRun };
-        expect(r.run.status).toBe("succeeded");
-        return { token, runId: r.run.id, name };
+        const run = await echoed(url, token, name);
+        return { token, runId: run.id, name };
       }),
     );
 

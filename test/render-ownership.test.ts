@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunAccess, WorkflowBackend } from "../src/workflows/backend.js";
-import { createRenderBackend } from "../src/workflows/render/index.js";
+import { createRenderBackend, type RenderBackendOptions } from "../src/workflows/render/index.js";
 import type { StartedBy, TaskRunSummary } from "../src/workflows/run.js";
 import { type FakeRenderApi, startFakeRenderApi } from "./render/fake-render-api.js";
 import { MemoryOwnership } from "./render/memory-ownership.js";
@@ -43,7 +43,12 @@ beforeEach(async () => {
   fake.addTask("report");
   fake.addTask("child");
   store = new MemoryOwnership();
-  backend = await createRenderBackend({
+  backend = await open();
+});
+
+/** The backend on the fake and the store in memory. */
+function open(options: Partial<RenderBackendOptions> = {}) {
+  return createRenderBackend({
     apiUrl: fake.url,
     apiKey: API_KEY,
     workflow: "my-workflow",
@@ -52,8 +57,9 @@ beforeEach(async () => {
     http: { timeoutMs: 2_000, maxRetries: 1, retryBudgetMs: 2_000 },
     // These tests start many runs; pacing has tests of its own (render-traffic).
     budget: { writes: { burst: 100, perMinute: 6_000 } },
+    ...options,
   });
-});
+}
 afterEach(async () => {
   await backend.close();
   await fake.close();
@@ -107,14 +113,7 @@ describe("starting a run on Render", () => {
   it("cancels a run it could not record, and says so", async () => {
     // Without the bound on unfinished runs, nothing reads the store before the run is started.
     await backend.close();
-    backend = await createRenderBackend({
-      apiUrl: fake.url,
-      apiKey: API_KEY,
-      workflow: "my-workflow",
-      logger,
-      ownership: store,
-      maxActiveRunsPerCaller: 0,
-    });
+    backend = await open({ maxActiveRunsPerCaller: 0 });
     store.failing = true;
     const before = fake.requests.length;
     const error = await backend.startRun("square", [2], alice).then(

@@ -10,7 +10,7 @@ import {
 } from "../../src/workflows/errors.js";
 import type { LocalEngine } from "../../src/workflows/local/index.js";
 import { MAX_INPUT_BYTES, type TaskRun, toSummary } from "../../src/workflows/run.js";
-import { ADA, ALL, BOB, finished, own, reaches, until, workspace } from "./helpers.js";
+import { ADA, ALL, BOB, finished, own, reaches, refusal, until, workspace } from "./helpers.js";
 
 let ws: ReturnType<typeof workspace>;
 let engine: LocalEngine;
@@ -19,16 +19,6 @@ beforeEach(async () => {
   engine = await ws.open();
 });
 afterEach(() => ws.cleanup());
-
-/** What a promise rejected with. */
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a refusal");
-}
 
 const MISSING = "trn-00000000000000000000";
 

@@ -102,3 +102,13 @@ export async function until(
   }
   throw new Error(`the condition did not hold within ${timeoutMs} ms`);
 }
+
+/** What a promise rejected with; fails when it fulfils. */
+export async function refusal(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a refusal");
+}

@@ -30,15 +30,21 @@ function admitAll(scheduler: Scheduler): string[] {
   return admitted;
 }
 
+/** Root runs r1, r2 and r3, of three callers (a caller holds only its share of the root slots). */
+function enqueueRootsOfThree(scheduler: Scheduler): void {
+  for (const [id, owner] of [
+    ["r1", "a"],
+    ["r2", "b"],
+    ["r3", "c"],
+  ] as const) {
+    scheduler.enqueue(item(id, 0, owner));
+  }
+}
+
 describe("admission by depth", () => {
   it("gives roots T − D threads and each level below one more", () => {
     const scheduler = limits(4, 2);
-    for (const [id, owner] of [
-      ["r1", "a"],
-      ["r2", "b"],
-      ["r3", "c"],
-    ] as const)
-      scheduler.enqueue(item(id, 0, owner));
+    enqueueRootsOfThree(scheduler);
     expect(admitAll(scheduler)).toEqual(["r1", "r2"]);
     scheduler.enqueue(item("c1", 1));
     scheduler.enqueue(item("c2", 1));
@@ -68,12 +74,7 @@ describe("admission by depth", () => {
 
   it("with no subtasks allowed, gives roots every thread", () => {
     const scheduler = limits(2, 0);
-    for (const [id, owner] of [
-      ["r1", "a"],
-      ["r2", "b"],
-      ["r3", "c"],
-    ] as const)
-      scheduler.enqueue(item(id, 0, owner));
+    enqueueRootsOfThree(scheduler);
     expect(admitAll(scheduler)).toEqual(["r1", "r2"]);
   });
 

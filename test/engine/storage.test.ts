@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LimitReached, RunNotFound } from "../../src/workflows/errors.js";
 import type { LocalEngine } from "../../src/workflows/local/index.js";
 import type { StartedBy } from "../../src/workflows/run.js";
-import { ADA, ALL, BOB, finished, own, until, workspace } from "./helpers.js";
+import { ADA, ALL, BOB, finished, own, refusal, until, workspace } from "./helpers.js";
 
 const DAY_MS = 86_400_000;
 const CAROL: StartedBy = { issuer: "https://issuer.test", subject: "carol", at: ADA.at };
@@ -27,15 +27,6 @@ function totals(): { subject: string; bytes: number }[] {
   } finally {
     db.close();
   }
-}
-
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a refusal");
 }
 
 const run = async (engine: LocalEngine, task: string, input: unknown[], owner: StartedBy) =>
