@@ -1,12 +1,12 @@
 /**
- * The long-lived transport (src/mcp/exchange-transport.ts), in process, with
+ * The long-lived transport (src/mcp/fast-path.ts), in process, with
  * a real McpServer behind it: what it must guarantee when many HTTP
  * exchanges share one server.
  */
 import { type AuthInfo, type JSONRPCRequest, McpServer } from "@modelcontextprotocol/server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ExchangeTransport } from "../src/mcp/exchange-transport.js";
+import { ExchangeTransport } from "../src/mcp/fast-path.js";
 
 let server: McpServer;
 let transport: ExchangeTransport;

@@ -1,7 +1,8 @@
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { NextFunction, Request, Response } from "express";
 import type { Auditor } from "../audit/auditor.js";
-import { boundedText } from "../http/bounded.js";
+import { tokenRefusal } from "../audit/events.js";
+import { decide } from "../http/decision.js";
 import type { Logger } from "../logger.js";
 import { bearerChallenge } from "./challenge.js";
 import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailable, TokenRejected } from "./errors.js";
@@ -25,21 +26,20 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  */
 export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
   const challenge = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
-  const refuse = (res: Response, outcome: string, reason?: string) => {
-    res.locals.authDecision = outcome;
-    if (reason) res.locals.authReason = reason;
-    auditor.refusal({
-      at: new Date().toISOString(),
-      decision: "refused",
-      outcome,
-      ...(reason ? { reason } : {}),
-    });
+  const refuse = (
+    req: Request,
+    outcome: "no_token" | "invalid_token",
+    code?: string,
+    description?: string,
+  ) => {
+    decide(req, outcome, description);
+    auditor.refusal(tokenRefusal(outcome, code));
   };
 
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     if (!header) {
-      refuse(res, "no_token");
+      refuse(req, "no_token");
       res.set("WWW-Authenticate", bearerChallenge(challenge));
       res.status(401).json({
         error: "unauthorized",
@@ -54,12 +54,11 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
       }
       // The SDK's own scope challenges point clients at the same metadata.
       req.auth = { ...(await verifier.verifyAccessToken(token)), resourceMetadataUrl };
-      res.locals.authDecision = "authenticated";
+      decide(req, "authenticated");
       next();
     } catch (error) {
       if (error instanceof TokenRejected) {
-        refuse(res, "invalid_token", error.code);
-        res.locals.authReason = boundedText(error.description);
+        refuse(req, "invalid_token", error.code, error.description);
         res.set(
           "WWW-Authenticate",
           bearerChallenge({ ...challenge, error: "invalid_token", description: error.description }),
@@ -70,7 +69,7 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
       // The token is not at fault: the client keeps it and retries. Where the
       // keys live and why they failed is for the log, not for the caller.
       const retryAfter = error instanceof KeysUnavailable ? error.retryAfterSeconds : 5;
-      res.locals.authDecision = "keys_unavailable";
+      decide(req, "keys_unavailable");
       logger.warn(
         { detail: error instanceof KeysUnavailable ? error.detail : String(error) },
         "access token not checked: issuer keys unavailable",

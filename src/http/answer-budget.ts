@@ -1,8 +1,8 @@
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { NextFunction, Request, Response } from "express";
+import { callerKey, callerOf } from "../auth/caller.js";
 import type { ReadBudget } from "../workflows/backend.js";
 import { LimitReached } from "../workflows/errors.js";
-import { callerKeyOf } from "./caller-key.js";
 
 /** Answers this small are never refused: the requests in flight bound them already. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
@@ -63,7 +63,7 @@ export class AnswerBudget {
     let share = auth[SHARE];
     const more = bytes - (share?.admitted ?? 0);
     if (more <= 0) return;
-    const caller = share?.caller ?? callerKeyOf(auth);
+    const caller = share?.caller ?? callerKey(callerOf(auth));
     const mine = this.#byCaller.get(caller) ?? 0;
     const over = this.#held + more > this.totalBytes || mine + more > this.perCallerBytes;
     if (over && bytes > SMALL_ANSWER_BYTES) {

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
+import { decide } from "./decision.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
 /**
@@ -23,7 +24,7 @@ export function refuseDuplicateHeaders(req: Request, res: Response, next: NextFu
     return;
   }
   const [header, count] = hosts > 1 ? ["Host", hosts] : ["Authorization", authorizations];
-  res.locals.authDecision = "duplicate_header";
+  decide(req, "duplicate_header");
   sendRpcError(
     res,
     400,

@@ -1,5 +1,6 @@
 import { validateHostHeader } from "@modelcontextprotocol/server";
 import type { NextFunction, Request, Response } from "express";
+import { decide } from "./decision.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
 /** Host values remembered as allowed; past this, each is checked again (the check is the same). */
@@ -24,7 +25,7 @@ export function checkHost(allowedHostnames: readonly string[]) {
     }
     const verdict = validateHostHeader(host, allowed);
     if (!verdict.ok) {
-      res.locals.authDecision = "host_refused";
+      decide(req, "host_refused");
       sendRpcError(res, 403, RpcError.ServerError, verdict.message);
       return;
     }

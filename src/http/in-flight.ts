@@ -1,8 +1,9 @@
 import { hash, randomUUID } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { callerKey, callerOf } from "../auth/caller.js";
 import { errorMessage } from "../error-message.js";
 import type { Logger } from "../logger.js";
-import { callerKey } from "./caller-key.js";
+import { decide } from "./decision.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
 /** A place frees whenever one of the caller's requests ends, so trying again soon is right. */
@@ -55,8 +56,8 @@ export function inFlightLimit(
   const { sendCommand, logger } = options;
   const message = `Rate limit exceeded: at most ${limit} requests in flight at once per caller; retry in ${RETRY_AFTER_SECONDS} s`;
   const data = { limit, retryAfterSeconds: RETRY_AFTER_SECONDS };
-  const refuse = (res: Response) => {
-    res.locals.authDecision = "rate_limited";
+  const refuse = (req: Request, res: Response) => {
+    decide(req, "rate_limited");
     res.set("Retry-After", String(RETRY_AFTER_SECONDS));
     res.set("Connection", "close");
     sendRpcError(res, 429, RpcError.RateLimited, message, { data });
@@ -71,12 +72,12 @@ export function inFlightLimit(
   // listener shared by every request (the hot path allocates nothing more).
   const here = new Map<string, number>();
   function releaseHere(this: Response) {
-    const key = this.locals.inFlightKey as string;
+    const key = this.inFlightKey ?? "";
     const count = here.get(key) ?? 1;
     if (count <= 1) here.delete(key);
     else here.set(key, count - 1);
   }
-  const countHere = (key: string, res: Response, next: NextFunction) => {
+  const countHere = (key: string, req: Request, res: Response, next: NextFunction) => {
     // The client left while its token was checked: it holds nothing, and
     // 'close' will not come again to release a count.
     if (res.closed) {
@@ -85,30 +86,31 @@ export function inFlightLimit(
     }
     const count = here.get(key) ?? 0;
     if (count >= limit) {
-      refuse(res);
+      refuse(req, res);
       return;
     }
     here.set(key, count + 1);
-    res.locals.inFlightKey = key;
+    res.inFlightKey = key;
     res.on("close", releaseHere);
     next();
   };
   if (sendCommand === undefined) {
     return [
-      (req: Request, res: Response, next: NextFunction) => countHere(callerKey(req), res, next),
+      (req: Request, res: Response, next: NextFunction) =>
+        countHere(callerKey(callerOf(req.auth)), req, res, next),
     ];
   }
 
   const instance = randomUUID();
   let sequence = 0;
   const countShared = (req: Request, res: Response, next: NextFunction) => {
-    const key = callerKey(req);
+    const key = callerKey(callerOf(req.auth));
     const set = KEY_PREFIX + hash("sha256", key, "base64url");
     const member = `${instance}:${++sequence}`;
     sendCommand(["EVAL", ACQUIRE, "1", set, String(limit), String(SHARED_TTL_MS), member]).then(
       (admitted) => {
         if (admitted !== 1) {
-          refuse(res);
+          refuse(req, res);
           return;
         }
         const release = () => {
@@ -121,7 +123,7 @@ export function inFlightLimit(
       },
       (error: unknown) => {
         storeFailed(error);
-        countHere(key, res, next);
+        countHere(key, req, res, next);
       },
     );
   };

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
+import { decide } from "./decision.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
 /**
@@ -14,7 +15,7 @@ export function checkOrigin(allowed: readonly string[]) {
       next();
       return;
     }
-    res.locals.authDecision = "origin_refused";
+    decide(req, "origin_refused");
     sendRpcError(
       res,
       403,

@@ -1,9 +1,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { type Options, rateLimit, type Store } from "express-rate-limit";
+import { callerKey, callerOf } from "../auth/caller.js";
 import type { Config } from "../config.js";
 import { errorMessage } from "../error-message.js";
 import type { Logger } from "../logger.js";
-import { callerKey } from "./caller-key.js";
+import { mcpRequestOf } from "../mcp/request.js";
+import { decide } from "./decision.js";
 import { inFlightLimit } from "./in-flight.js";
 import { RpcError, sendRpcError } from "./json-rpc-error.js";
 
@@ -76,13 +78,9 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
         requestPropertyName: `rateLimit_${name}`,
         store: store(name),
         handler: (req, res) => {
-          const info = (req as unknown as Record<string, { resetTime?: Date } | undefined>)[
-            `rateLimit_${name}`
-          ];
-          const retryAfterSeconds = info?.resetTime
-            ? Math.max(1, Math.ceil((info.resetTime.getTime() - Date.now()) / 1000))
-            : 60;
-          res.locals.authDecision = "rate_limited";
+          // Set by the limiter before it calls this (standardHeaders): when its window resets.
+          const retryAfterSeconds = Math.max(1, Number(res.getHeader("Retry-After")) || 60);
+          decide(req, "rate_limited");
           sendRpcError(
             res,
             429,
@@ -96,7 +94,8 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
     ];
   };
 
-  const runs = limiter("runs", limits.runsPerMinute, { keyGenerator: callerKey });
+  const callerKeyOfRequest = (req: Request) => callerKey(callerOf(req.auth));
+  const runs = limiter("runs", limits.runsPerMinute, { keyGenerator: callerKeyOfRequest });
 
   return {
     byAddress: limiter("address", limits.requestsPerMinute * ADDRESS_BUDGET_FACTOR, {}),
@@ -104,9 +103,9 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
       ...(redis ? { sendCommand: (args: string[]) => redis.sendCommand(args) } : {}),
       logger,
     }),
-    byCaller: limiter("caller", limits.requestsPerMinute, { keyGenerator: callerKey }),
+    byCaller: limiter("caller", limits.requestsPerMinute, { keyGenerator: callerKeyOfRequest }),
     // One count per run a request starts (a 2025-era batch may start several), as the
-    // gate counted them from the tools' definitions (res.locals.runStarts).
+    // request's classification counted them from the tools' definitions.
     runStarts: runs.length === 0 ? [] : [countEach(runs[0] as RequestHandler)],
     describe: () =>
       `${limits.concurrentPerCaller || "unlimited"} requests in flight at once, ${limits.requestsPerMinute || "unlimited"} requests and ${limits.runsPerMinute || "unlimited"} run starts a minute per caller, counted ${redis ? "in Redis (shared by every instance)" : "per instance"}`,
@@ -119,7 +118,7 @@ export async function createRateLimits(limits: Limits, logger: Logger): Promise<
 /** Applies a limiter once per run the request starts; the first refusal answers. */
 function countEach(limiter: RequestHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    let remaining: number = res.locals.runStarts ?? 0;
+    let remaining = mcpRequestOf(req).runStarts;
     const step = (error?: unknown) => {
       if (error !== undefined || remaining === 0 || res.headersSent) {
         if (!res.headersSent) next(error);

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from "express";
+import { callerOf } from "../auth/caller.js";
 import type { Logger } from "../logger.js";
-import { boundedText } from "./bounded.js";
+import { boundedList, boundedText } from "./bounded.js";
 
 /**
  * One line per request once it is answered. Only named, bounded fields are
@@ -18,20 +19,21 @@ export function requestLog(logger: Logger) {
     const started = process.hrtime.bigint();
     const path = boundedText(req.originalUrl.split("?", 1)[0] ?? "/", 256);
     res.on("finish", () => {
-      const extra = req.auth?.extra;
+      const caller = req.auth && callerOf(req.auth);
+      const mcp = req.mcp;
       logger.info(
         {
           method: req.method,
           path,
           status: res.statusCode,
           durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
-          era: res.locals.era,
-          rpcMethod: res.locals.rpcMethods,
-          tool: res.locals.tools,
-          subject: typeof extra?.subject === "string" ? boundedText(extra.subject) : undefined,
-          clientId: req.auth?.clientId ? boundedText(req.auth.clientId) : undefined,
-          auth: res.locals.authDecision,
-          authReason: res.locals.authReason,
+          era: mcp?.era,
+          rpcMethod: mcp && boundedList(mcp.messages.map((m) => m.method)),
+          tool: mcp && boundedList(mcp.calls.map((call) => call.name)),
+          subject: caller ? boundedText(caller.subject) : undefined,
+          clientId: caller?.clientId ? boundedText(caller.clientId) : undefined,
+          auth: req.decision?.outcome,
+          authReason: req.decision?.reason,
         },
         "request",
       );

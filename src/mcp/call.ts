@@ -1,12 +1,14 @@
 import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import type { z } from "zod";
+import { auditEvent, failureOf } from "../audit/events.js";
 import { boundedText } from "../http/bounded.js";
 import type { AuditEvent } from "../store/types.js";
 import { answerSizeOf } from "../workflows/answer-size.js";
 import { LimitReached } from "../workflows/errors.js";
 import { toSummary } from "../workflows/run.js";
-import { accessFor, auditEventOf, failureOf, startedByOf } from "./caller.js";
+import { accessFor, startedByOf } from "./access.js";
 import type { CatalogueEntry } from "./catalogue.js";
+import { contextOf, type RequestContext, type ServerParts } from "./context.js";
 import { isRecord } from "./messages.js";
 import { progressOf } from "./progress.js";
 import {
@@ -17,28 +19,27 @@ import {
   toolResult,
   workflowToolError,
 } from "./results.js";
-import { type RequestScope, type ServerParts, scopeOf } from "./scope.js";
-import { declaresTasks } from "./tasks/methods.js";
+import { declaresTasks } from "./tasks/capability.js";
 import { createTaskResult } from "./tasks/task-of-run.js";
-import type { AuditFacts, ToolContext } from "./tool.js";
+import type { AuditFacts, ToolContext, ToolDefinition, ToolResult } from "./tool.js";
 
 /** Issues listed in an arguments error; the rest are counted. */
 const MAX_ISSUES = 5;
 
 /**
- * One tool call, after the gate has authorized it: our own validation of the
- * arguments (so a refusal carries a code), the tool, the audit of a state
- * change, and a task handle instead of the result when the tool does
- * long-running work and the client declared the Tasks extension.
+ * One tool call, after the request was authorized: our own validation of the
+ * arguments (so a refusal carries a code), the tool (runTool), and a task
+ * handle instead of the result when the tool does long-running work and the
+ * client declared the Tasks extension.
  */
 export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
   const { definition } = entry;
   return async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
-    const scope = scopeOf(parts, ctx);
+    const request = contextOf(parts, ctx);
     const parsed = entry.input.safeParse(args ?? {});
     if (!parsed.success) {
       if (definition.audit) {
-        await audit(scope, definition.name, {
+        await audit(request, definition.name, {
           ...namedIn(args),
           outcome: "failed",
           reason: INVALID_ARGUMENTS,
@@ -49,38 +50,58 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
         retryable: false,
       });
     }
-    const input = parsed.data;
-    const context = toolContext(scope, ctx, definition.runOf !== undefined);
-    let output: Awaited<ReturnType<typeof definition.handler>>;
-    try {
-      output = await definition.handler(input, context);
-    } catch (error) {
-      const result = isWorkflowError(error) ? workflowToolError(error) : unexpected(error);
-      if (definition.audit) {
-        await audit(scope, definition.name, { ...definition.audit(input), ...failureOf(error) });
-      }
-      return result;
-    }
-    if (definition.audit) {
-      await audit(scope, definition.name, definition.audit(input, output.structuredContent));
-    }
-    const result = toolResult(output.structuredContent, output.text);
+    const ran = await runTool(definition, parsed.data, request, ctx, definition.name);
+    if (!ran.ok) return ran.error;
+    const result = toolResult(ran.output.structuredContent, ran.output.text);
     return definition.runOf && declaresTasks(ctx)
-      ? createTaskResult(definition.runOf(output.structuredContent), result)
+      ? createTaskResult(definition.runOf(ran.output.structuredContent), result)
       : result;
   };
-
-  function unexpected(error: unknown): CallToolResult {
-    parts.logger.error({ err: error, tool: definition.name }, "tool failed");
-    return toolError(`${definition.name} failed unexpectedly; the server logged the details`, {
-      code: INTERNAL,
-      retryable: false,
-    });
-  }
 }
 
-function toolContext(scope: RequestScope, ctx: ServerContext, startsRuns: boolean): ToolContext {
-  const { caller, backend, budget } = scope;
+/**
+ * A tool's handler on validated input, and its audit under `auditAs` (the
+ * tool's name, or the method standing for it: tasks/cancel is
+ * cancel_task_run's handler and audit, under its own name). A thrown error
+ * becomes the tool error a client can act on; a bug is logged, not shown.
+ */
+export async function runTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
+  definition: ToolDefinition<I, O>,
+  input: z.infer<z.ZodObject<I>>,
+  request: RequestContext,
+  ctx: ServerContext,
+  auditAs: string,
+): Promise<
+  { ok: true; output: ToolResult<O> } | { ok: false; error: CallToolResult; cause: unknown }
+> {
+  const context = toolContext(request, ctx, definition.runOf !== undefined);
+  let output: ToolResult<O>;
+  try {
+    output = await definition.handler(input, context);
+  } catch (error) {
+    if (definition.audit) {
+      await audit(request, auditAs, { ...definition.audit(input), ...failureOf(error) });
+    }
+    if (isWorkflowError(error)) return { ok: false, error: workflowToolError(error), cause: error };
+    request.logger.error({ err: error, tool: definition.name }, "tool failed");
+    const unexpected = toolError(
+      `${definition.name} failed unexpectedly; the server logged the details`,
+      { code: INTERNAL, retryable: false },
+    );
+    return { ok: false, error: unexpected, cause: error };
+  }
+  if (definition.audit) {
+    await audit(request, auditAs, definition.audit(input, output.structuredContent));
+  }
+  return { ok: true, output };
+}
+
+function toolContext(
+  request: RequestContext,
+  ctx: ServerContext,
+  startsRuns: boolean,
+): ToolContext {
+  const { caller, backend, budget } = request;
   const wait = (id: string, seconds: number, weighed: boolean) =>
     backend.waitForRun(id, {
       timeoutMs: seconds * 1000,
@@ -92,8 +113,8 @@ function toolContext(scope: RequestScope, ctx: ServerContext, startsRuns: boolea
   return {
     caller,
     backend,
-    audit: scope.audit,
-    catalogue: scope.catalogue,
+    audit: request.audit,
+    catalogue: request.catalogue,
     signal: ctx.mcpReq.signal,
     budget,
     access: (action) => accessFor(caller, action),
@@ -117,11 +138,11 @@ function toolContext(scope: RequestScope, ctx: ServerContext, startsRuns: boolea
 }
 
 function audit(
-  scope: RequestScope,
+  request: RequestContext,
   tool: string,
   facts: AuditFacts & Partial<Pick<AuditEvent, "reason" | "decision">>,
 ): Promise<void> {
-  return scope.auditor.record({ ...auditEventOf(scope.caller, tool, "allowed"), ...facts });
+  return request.auditor.record({ ...auditEvent(request.caller, tool, "allowed"), ...facts });
 }
 
 /**

@@ -1,22 +1,20 @@
-import { getRequestListener } from "@hono/node-server";
-import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import { type Request, type RequestHandler, type Response, Router } from "express";
 import type { Auditor } from "../audit/auditor.js";
 import { requireBearer } from "../auth/bearer.js";
 import type { AnswerBudget } from "../http/answer-budget.js";
 import { browserAccess } from "../http/browser-access.js";
-import { whenClosed } from "../http/closed.js";
 import { checkHost } from "../http/host.js";
-import { jsonBody, MAX_BODY_BYTES } from "../http/json-body.js";
+import { jsonBody } from "../http/json-body.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import { checkOrigin } from "../http/origin.js";
 import type { RateLimits } from "../http/rate-limit.js";
 import type { Logger } from "../logger.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
-import { scopeGate } from "./gate.js";
-import { legacyStatelessHandler } from "./legacy.js";
+import { authorizeRequest } from "./authorize.js";
+import { fastPath } from "./fast-path.js";
+import { perRequestServing } from "./per-request.js";
+import { classifyRequest, mcpRequestOf } from "./request.js";
 import { type ServerFactoryOptions, serverFactory } from "./server.js";
-import { sharedServers } from "./shared.js";
 
 export interface McpEndpointOptions extends ServerFactoryOptions {
   verifier: {
@@ -32,6 +30,14 @@ export interface McpEndpointOptions extends ServerFactoryOptions {
   limits: Pick<RateLimits, "byAddress" | "inFlight" | "byCaller" | "runStarts">;
   /** The memory answers in flight may hold; each request gets its share once authenticated. */
   answers: AnswerBudget;
+  /**
+   * Whether the scope policy is applied in front of the MCP handler (always,
+   * in the server): without it, only the tools' own scope checks stand
+   * (test/endpoint.test.ts shows that they hold).
+   */
+  authorize?: boolean;
+  /** Whether the common requests take the fast path (always, in the server; its contract test compares both). */
+  fastPath?: boolean;
 }
 
 export interface McpEndpoint {
@@ -41,49 +47,20 @@ export interface McpEndpoint {
 }
 
 /**
- * `/mcp`, read top to bottom: Host → Origin → CORS → address limits (429) →
- * bearer token (401/503) → caller limits: in flight, then per minute (429) →
- * body (413/415/400) → gate
- * (400/403) → run-start limits (429) → the shared servers for the common
- * requests (shared.ts), else the SDK's per-request handler for the request's
- * era (2026-07-28, or 2025 served statelessly) → tool → backend.
- * Stateless: any instance answers any request.
+ * `/mcp`, read top to bottom: Host → Origin → CORS → address limit (429) →
+ * bearer token (401/503) → caller limits (429) → body (413/415/400) →
+ * classification and header agreement (400) → authorization (403) →
+ * run-start limit (429) → the fast path for the common requests, else the
+ * SDK's per-request serving → tool → backend. Stateless: any instance
+ * answers any request.
  */
 export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
-  // The body each request's server is built for (see serverFactory), by the Request the SDK is given.
-  const bodies = new WeakMap<globalThis.Request, unknown>();
-  const factory = serverFactory(
-    { ...options, budgetOf: (auth) => options.answers.shareOf(auth) },
-    (ctx) => ctx.requestInfo && bodies.get(ctx.requestInfo),
-  );
-  const handler: McpHttpHandler = createMcpHandler(factory, {
-    // The gate has classified every request; 2025-era ones go to `legacy` below.
-    legacy: "reject",
-    maxRequestBodySize: MAX_BODY_BYTES,
-    onerror: (error) => options.logger.debug({ err: error }, "MCP request refused or failed"),
+  const factory = serverFactory({
+    ...options,
+    budgetOf: (auth) => options.answers.shareOf(auth),
   });
-  const legacy = legacyStatelessHandler(factory, MAX_BODY_BYTES);
-  const shared = sharedServers(factory, options.catalogue);
-  // Node ↔ Fetch: @hono/node-server's bridge (the one the SDK's Node transport
-  // uses) builds the Request lazily and writes a JSON answer in one go, with
-  // its length; measured against toNodeHandler in `npm run bench`.
-  const serve = getRequestListener(
-    (request, env) => {
-      const req = env.incoming as Request;
-      const res = env.outgoing as Response;
-      const exchange = { ...(req.auth ? { authInfo: req.auth } : {}), parsedBody: req.body };
-      bodies.set(request, req.body);
-      return res.locals.era === "legacy"
-        ? legacy(request, { ...exchange, closed: whenClosed(res) })
-        : handler.fetch(request, exchange);
-    },
-    {
-      errorHandler: (error) => {
-        options.logger.error({ err: error }, "MCP request failed");
-        return internalError();
-      },
-    },
-  );
+  const fast = options.fastPath === false ? undefined : fastPath(factory, options.catalogue);
+  const perRequest = perRequestServing(factory, options.logger);
   const originCheck = checkOrigin(options.allowedOrigins);
   const browser = browserAccess(options.allowedOrigins);
   const hostCheck: RequestHandler[] = options.allowedHosts ? [checkHost(options.allowedHosts)] : [];
@@ -102,16 +79,19 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     options.answers.attach,
     ...options.limits.byCaller,
     ...jsonBody,
-    scopeGate({
-      tools: options.catalogue.byName,
-      backend: options.backend,
-      resourceMetadataUrl: options.resourceMetadataUrl,
-      auditor: options.auditor,
-    }),
+    classifyRequest({ tools: options.catalogue.byName, backend: options.backend }),
+    ...(options.authorize === false
+      ? []
+      : [
+          authorizeRequest({
+            resourceMetadataUrl: options.resourceMetadataUrl,
+            auditor: options.auditor,
+          }),
+        ]),
     ...options.limits.runStarts,
     async (req: Request, res: Response) => {
-      if (await shared.answer(req, res)) return;
-      await serve(req, res);
+      if (await fast?.answer(req, res, mcpRequestOf(req))) return;
+      await perRequest.serve(req, res);
     },
   );
   router.all("/mcp", (_req, res) => {
@@ -126,18 +106,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   return {
     router,
     close: async () => {
-      await Promise.all([handler.close(), shared.close()]);
+      await Promise.all([perRequest.close(), fast?.close()]);
     },
   };
 }
-
-/** A JSON-RPC internal error with no detail: what failed is in the server's log. */
-const internalError = () =>
-  Response.json(
-    {
-      jsonrpc: "2.0",
-      error: { code: RpcError.InternalError, message: "Internal server error" },
-      id: null,
-    },
-    { status: 500 },
-  );

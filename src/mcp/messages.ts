@@ -21,8 +21,14 @@ export function requestsIn(body: unknown): RpcRequest[] {
   );
 }
 
+/** A `tools/call`: the tool it names and its (unvalidated) arguments. */
+export interface ToolCall {
+  name: string;
+  args: unknown;
+}
+
 /** The tool a `tools/call` names and its arguments; undefined for any other message. */
-export function toolCallOf(message: RpcRequest): { name: string; args: unknown } | undefined {
+export function toolCallOf(message: RpcRequest): ToolCall | undefined {
   if (message.method !== "tools/call" || !isRecord(message.params)) return undefined;
   const { name, arguments: args } = message.params;
   return typeof name === "string" ? { name, args } : undefined;

@@ -1,5 +1,6 @@
 import { type Requirement, runScopeFor } from "../auth/policy.js";
 import { scopesAllowing, TASK_SCOPE_PREFIX } from "../auth/scopes.js";
+import { boundedText } from "../http/bounded.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import { isRecord, type RpcRequest, toolCallOf } from "./messages.js";
 import type { ToolDefinition, ToolRequirement } from "./tool.js";
@@ -50,10 +51,13 @@ const METHODS_STANDING_FOR_TOOLS: Readonly<Record<string, string>> = {
   "tasks/cancel": "cancel_task_run",
 };
 
-interface Demand {
+/** What one message needs before it may run. */
+export interface Demand {
   /** What is called: the tool's name, or the method for any other request. */
   target: string;
   requirement: Requirement;
+  /** The task a call names in its `task` argument (bounded, for the audit of a refusal). */
+  task?: string;
 }
 
 /**
@@ -70,9 +74,11 @@ export function demandOf(
   const call = toolCallOf(message);
   if (call) {
     const tool = tools.get(call.name);
+    const task = isRecord(call.args) ? call.args.task : undefined;
     return {
       target: call.name,
       requirement: tool ? requirementOf(tool.requires, call.args, backend) : [],
+      ...(typeof task === "string" ? { task: boundedText(task) } : {}),
     };
   }
   const standsFor = Object.hasOwn(METHODS_STANDING_FOR_TOOLS, message.method)

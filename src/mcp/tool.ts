@@ -1,17 +1,12 @@
 import type { ToolAnnotations } from "@modelcontextprotocol/server";
 import type { z } from "zod";
+import type { Caller } from "../auth/caller.js";
 import type { FixedScope } from "../auth/scopes.js";
 import type { AuditTrail } from "../store/types.js";
 import type { ReadBudget, RunAccess, WorkflowBackend } from "../workflows/backend.js";
-import type { Principal, StartedBy, TaskRun } from "../workflows/run.js";
+import type { StartedBy, TaskRun } from "../workflows/run.js";
 
-/** Who is calling, from the verified access token. */
-export interface Caller extends Principal {
-  clientId: string;
-  scopes: string[];
-  /** Seconds since the epoch. */
-  expiresAt?: number;
-}
+export type { Caller } from "../auth/caller.js";
 
 /**
  * What a call needs, declared by the tool and evaluated by the policy

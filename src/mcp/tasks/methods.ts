@@ -1,7 +1,6 @@
 import {
   CancelTaskRequestV2Schema,
   GetTaskRequestV2Schema,
-  hasTaskClientCapabilityV2,
   TASKS_EXTENSION_ID_V2,
   UpdateTaskRequestV2Schema,
 } from "@modelcontextprotocol/ext-tasks/core/v2";
@@ -13,17 +12,14 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { TaskRun } from "../../workflows/run.js";
-import { accessFor, auditEventOf, failureOf } from "../caller.js";
+import { accessFor } from "../access.js";
+import { runTool } from "../call.js";
+import type { Catalogue } from "../catalogue.js";
+import { contextOf, type ServerParts } from "../context.js";
 import { describeRun } from "../format.js";
 import { isWorkflowError, toolResult } from "../results.js";
-import { type ServerParts, scopeOf } from "../scope.js";
+import { declaresTasks } from "./capability.js";
 import { detailedTaskOf } from "./task-of-run.js";
-
-/** True when this request's client declared the Tasks extension (capabilities travel with every 2026-07-28 request). */
-export function declaresTasks(ctx: ServerContext): boolean {
-  // The SDK lifts the envelope out of `_meta`; the extension reads it from request params.
-  return hasTaskClientCapabilityV2({ _meta: ctx.mcpReq.envelope ?? {} });
-}
 
 /** A run's result as the task's `result`: what start_task_run answers for it. */
 const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run));
@@ -34,74 +30,65 @@ const UPDATE_PARAMS = UpdateTaskRequestV2Schema.shape.params.omit({ inputRespons
 
 /**
  * The Tasks extension's methods (SEP-2663), over runs: `tasks/get` reads the
- * run, `tasks/cancel` cancels it, `tasks/update` has nothing to deliver (a
- * run never asks its client for input). Each is authorized by the HTTP gate
- * exactly as the tool it stands for, and sees only the runs the caller may
- * see: a task of someone else's run is "not found", like one that never was.
+ * run, `tasks/cancel` is `cancel_task_run` (its handler, its audit and
+ * outcomes, under its own name), `tasks/update` has nothing to deliver (a run
+ * never asks its client for input). Each is authorized exactly as the tool
+ * it stands for, and sees only the runs the caller may see: a task of
+ * someone else's run is "not found", like one that never was. Built once;
+ * `register` adds them to a 2026-07-28 server.
  */
-export function registerTaskMethods(
-  server: McpServer,
-  parts: ServerParts,
-  { handlers }: { handlers: boolean },
-): void {
-  server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
-  // Every answer declares the extension (server/discover lists it); only a
-  // tasks/ request needs its handlers, and a server is built per request.
-  if (!handlers) return;
+export function taskMethodHandlers(parts: ServerParts, catalogue: Catalogue) {
+  const cancelTool = catalogue.byName.get("cancel_task_run");
+  if (!cancelTool) throw new Error("tasks/cancel stands for cancel_task_run, which is not served");
 
-  const runOfTask = async (ctx: ServerContext, taskId: string, action: "read" | "cancel") => {
+  const runOfTask = async (ctx: ServerContext, taskId: string) => {
     try {
-      const { caller, budget } = scopeOf(parts, ctx);
-      return await parts.backend.getRun(taskId, accessFor(caller, action), budget);
+      const { caller, budget } = contextOf(parts, ctx);
+      return await parts.backend.getRun(taskId, accessFor(caller, "read"), budget);
     } catch (error) {
       throw protocolError(error);
     }
   };
 
-  server.server.setRequestHandler(
-    "tasks/get",
-    { params: GetTaskRequestV2Schema.shape.params },
-    async ({ taskId }, ctx) => {
-      requireDeclared(ctx);
-      const run = await runOfTask(ctx, taskId, "read");
-      return { ...detailedTaskOf(run, runResult(run)) };
+  return {
+    register(server: McpServer): void {
+      server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
+      server.server.setRequestHandler(
+        "tasks/get",
+        { params: GetTaskRequestV2Schema.shape.params },
+        async ({ taskId }, ctx) => {
+          requireDeclared(ctx);
+          const run = await runOfTask(ctx, taskId);
+          return { ...detailedTaskOf(run, runResult(run)) };
+        },
+      );
+      server.server.setRequestHandler(
+        "tasks/update",
+        { params: UPDATE_PARAMS },
+        async ({ taskId }, ctx) => {
+          requireDeclared(ctx);
+          await runOfTask(ctx, taskId);
+          return {};
+        },
+      );
+      server.server.setRequestHandler(
+        "tasks/cancel",
+        { params: CancelTaskRequestV2Schema.shape.params },
+        async ({ taskId }, ctx) => {
+          requireDeclared(ctx);
+          const ran = await runTool(
+            cancelTool,
+            { id: taskId },
+            contextOf(parts, ctx),
+            ctx,
+            "tasks/cancel",
+          );
+          if (!ran.ok) throw protocolError(ran.cause);
+          return {};
+        },
+      );
     },
-  );
-
-  server.server.setRequestHandler(
-    "tasks/update",
-    { params: UPDATE_PARAMS },
-    async ({ taskId }, ctx) => {
-      requireDeclared(ctx);
-      await runOfTask(ctx, taskId, "read");
-      return {};
-    },
-  );
-
-  server.server.setRequestHandler(
-    "tasks/cancel",
-    { params: CancelTaskRequestV2Schema.shape.params },
-    async ({ taskId }, ctx) => {
-      requireDeclared(ctx);
-      const { caller } = scopeOf(parts, ctx);
-      const event = () => ({ ...auditEventOf(caller, "tasks/cancel", "allowed"), runId: taskId });
-      try {
-        const { run, alreadyFinished } = await parts.backend.cancelRun(
-          taskId,
-          accessFor(caller, "cancel"),
-        );
-        await parts.auditor.record({
-          ...event(),
-          task: run.task,
-          outcome: alreadyFinished ? "already_finished" : "canceled",
-        });
-      } catch (error) {
-        await parts.auditor.record({ ...event(), ...failureOf(error) });
-        throw protocolError(error);
-      }
-      return {};
-    },
-  );
+  };
 }
 
 function requireDeclared(ctx: ServerContext): void {

@@ -1,10 +1,10 @@
 import type { AuthInfo, ServerContext } from "@modelcontextprotocol/server";
 import type { Auditor } from "../audit/auditor.js";
+import { type Caller, callerOf } from "../auth/caller.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
 import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
-import { callerOf } from "./caller.js";
-import type { Caller, ToolRequirement } from "./tool.js";
+import type { ToolRequirement } from "./tool.js";
 
 /** The server's parts every handler uses, the same for every request. */
 export interface ServerParts {
@@ -17,18 +17,18 @@ export interface ServerParts {
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
 }
 
-/** What one request's handler works with: the server's parts and who is calling. */
-export interface RequestScope extends ServerParts {
+/** What one request's handler works with: the server's parts, who is calling, its answer budget. */
+export interface RequestContext extends ServerParts {
   caller: Caller;
   budget: ReadBudget;
 }
 
 /**
- * A request's scope, from the token its transport verified (the SDK hands
- * it to every handler as `ctx.http.authInfo`), never from anything the
- * server instance holds: one instance may serve many callers in turn.
+ * A handler's context, from the token its request's transport verified (the
+ * SDK hands it to every handler as `ctx.http.authInfo`), never from anything
+ * the server instance holds: one instance serves many callers in turn.
  */
-export function scopeOf(parts: ServerParts, ctx: ServerContext): RequestScope {
+export function contextOf(parts: ServerParts, ctx: ServerContext): RequestContext {
   const auth = ctx.http?.authInfo;
   return { ...parts, caller: callerOf(auth), budget: parts.budgetOf?.(auth) ?? UNBOUNDED };
 }
