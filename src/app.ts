@@ -10,7 +10,7 @@ import type { RateLimits } from "./http/rate-limit.js";
 import { requestLog } from "./http/request-log.js";
 import type { Logger } from "./logger.js";
 import type { Catalogue } from "./mcp/catalogue.js";
-import { mcpEndpoint } from "./mcp/endpoint.js";
+import { type McpEndpointOptions, mcpEndpoint } from "./mcp/endpoint.js";
 import type { AuditTrail } from "./store/types.js";
 import type { WorkflowBackend } from "./workflows/backend.js";
 
@@ -25,6 +25,8 @@ export interface AppOptions {
   limits: RateLimits;
   logger: Logger;
   version: string;
+  /** Test-only switches of the /mcp route (both on in the server): see McpEndpointOptions. */
+  endpoint?: Pick<McpEndpointOptions, "fastPath" | "authorize">;
 }
 
 export const SERVER_NAME = "workflows-mcp";
@@ -74,6 +76,7 @@ export function createApp(options: AppOptions) {
     allowedHosts: config.allowedHosts,
     limits: options.limits,
     answers,
+    ...options.endpoint,
   });
   app.use(endpoint.router);
 
@@ -88,5 +91,5 @@ export function createApp(options: AppOptions) {
     if (!res.headersSent)
       res.status(500).json({ error: "server_error", error_description: "Internal error" });
   });
-  return { app, close: endpoint.close };
+  return { app, close: endpoint.close, fastPathAnswers: endpoint.fastPathAnswers };
 }

@@ -42,6 +42,8 @@ export interface McpEndpointOptions extends ServerFactoryOptions {
 
 export interface McpEndpoint {
   router: Router;
+  /** Requests the fast path answered so far. */
+  fastPathAnswers(): number;
   /** Aborts in-flight exchanges (shutdown). */
   close(): Promise<void>;
 }
@@ -105,6 +107,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   });
   return {
     router,
+    fastPathAnswers: () => fast?.answered() ?? 0,
     close: async () => {
       await Promise.all([perRequest.close(), fast?.close()]);
     },

@@ -242,6 +242,7 @@ export function fastPath(factory: (ctx: McpRequestContext) => McpServer, catalog
   );
   let modernServes = false;
   let connecting: Promise<void> | undefined;
+  let answered = 0;
   const connect = async () => {
     await factory({ era: "legacy" }).connect(legacy);
     const server = factory({ era: "modern" });
@@ -271,9 +272,14 @@ export function fastPath(factory: (ctx: McpRequestContext) => McpServer, catalog
         closed: whenClosed(res),
       });
       if (outcome.kind === "refused") return false;
-      if (outcome.kind === "answered") sendJson(res, statusOf(outcome.response), outcome.response);
+      if (outcome.kind === "answered") {
+        answered++;
+        sendJson(res, statusOf(outcome.response), outcome.response);
+      }
       return true;
     },
+    /** Requests the long-lived servers have answered (the contract test checks which path served). */
+    answered: () => answered,
     close: async () => {
       await Promise.all([legacy.close(), modern.close()]);
     },
