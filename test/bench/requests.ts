@@ -7,7 +7,7 @@
  * are sent none.
  */
 import { randomBytes } from "node:crypto";
-import { MODERN, modernRequest } from "../helpers/stack.js";
+import { MODERN, modernRequest, TASKS_CAPABILITY } from "../helpers/stack.js";
 
 export const LEGACY = "2025-11-25";
 
@@ -63,8 +63,9 @@ function modern(
   label: string,
   method: string,
   params: Record<string, unknown>,
+  capabilities?: Record<string, unknown>,
 ): BenchRequest {
-  const request = modernRequest(method, params, {});
+  const request = modernRequest(method, params, capabilities ? { capabilities } : {});
   const meta = (request.body.params as { _meta: Record<string, unknown> })._meta;
   meta["io.modelcontextprotocol/clientInfo"] = CLIENT;
   return {
@@ -112,6 +113,22 @@ export const REQUESTS = {
   modernListTasks: modern("m-call-list-tasks", "tools/call list_tasks", "tools/call", LIST_TASKS),
   modernWhoami: modern("m-call-whoami", "tools/call whoami", "tools/call", WHOAMI),
 } satisfies Record<string, BenchRequest>;
+
+/**
+ * What a client following a run sends, again and again while it works: a
+ * Tasks client's `tasks/get`, and a plain client's `tools/call get_task_run`
+ * (issue 18: the first is to be at least 0.9× as fast as the second). Made
+ * once the run exists, in (a) only: the others serve no runs.
+ */
+export function pollingRequests(runId: string) {
+  return {
+    tasksGet: modern("m-tasks-get", "tasks/get", "tasks/get", { taskId: runId }, TASKS_CAPABILITY),
+    getTaskRun: modern("m-call-get-task-run", "tools/call get_task_run", "tools/call", {
+      name: "get_task_run",
+      arguments: { id: runId },
+    }),
+  } satisfies Record<string, BenchRequest>;
+}
 
 /**
  * A token with the same header and claims as `token` and a signature that is

@@ -22,7 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { startTestIssuer, type TestIssuer } from "../helpers/issuer.js";
 import { type Credentials, type LoadResult, load } from "./load.js";
 import { type CpuProfile, formatSummary, type ProfileSummary, summarize } from "./profile.js";
-import { type BenchRequest, forge, isResult, REQUESTS } from "./requests.js";
+import { type BenchRequest, forge, isResult, pollingRequests, REQUESTS } from "./requests.js";
 import { cv, linearFit, mean, median, percentile, round, Samples } from "./stats.js";
 import {
   BASELINE,
@@ -70,6 +70,8 @@ const settings = {
 
 /** The targets the issue sets (ratios of (a) at each concurrency). */
 const GOALS = { vsBaseline: 2, vsCeiling: 0.5 };
+/** Issue 18: a Tasks client's polling at least this fast, against tools/call get_task_run on the same run. */
+const POLLING_GOAL = 0.9;
 
 const SCOPES = "workflows:read workflows:run workflows:cancel";
 
@@ -131,7 +133,7 @@ interface Group {
   headline: boolean;
 }
 
-function groups(): Group[] {
+function groups(polling: ReturnType<typeof pollingRequests>): Group[] {
   const R = REQUESTS;
   const headline = settings.concurrencies.map(
     (concurrency): Group => ({
@@ -182,6 +184,15 @@ function groups(): Group[] {
       concurrency: c,
       headline: false,
       units: [{ target: "handler", request: R.modernListTasks }],
+    },
+    {
+      name: "2026-07-28 polling a run",
+      concurrency: c,
+      headline: false,
+      units: [
+        { target: "ours", request: polling.tasksGet },
+        { target: "ours", request: polling.getTaskRun },
+      ],
     },
   ];
   return [...headline, ...secondary];
@@ -242,6 +253,30 @@ const log = (line = "") => process.stdout.write(`${line}\n`);
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
 const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
 const mark = (ok: boolean) => (ok ? "met" : "NOT met");
+
+/** Starts, in (a), a run that works longer than the bench lasts, and returns its id. */
+async function runToPoll(target: RunningTarget, token: string): Promise<string> {
+  const res = await fetch(`${target.url}/mcp`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "start_task_run", arguments: { task: "sleep", input: [3_600_000] } },
+    }),
+  });
+  const answer = (await res.json()) as {
+    result?: { structuredContent?: { run?: { id?: string } } };
+  };
+  const id = answer.result?.structuredContent?.run?.id;
+  if (!id) throw new Error(`could not start a run to poll: ${JSON.stringify(answer)}`);
+  return id;
+}
 
 /** Sends each unit's request once and checks the answer before measuring it. */
 async function preflight(
@@ -314,8 +349,10 @@ async function bench() {
     }
     const targetOf = (id: TargetId) => running.get(id) as RunningTarget;
 
+    // A run that works for the whole bench, for the polling requests (what a client following a run sends).
+    const polling = pollingRequests(await runToPoll(targetOf("ours"), token));
     // Every unit answers what it should before it is measured.
-    const plan = groups();
+    const plan = groups(polling);
     const skipped = new Map<string, string>();
     const contentTypes: Record<string, string> = {};
     for (const group of plan) {
@@ -479,6 +516,7 @@ async function bench() {
     });
 
     const results = {
+      polling: roundDeep(pollingVerdict(summaries)),
       startedAt: startedAt.toISOString(),
       durationSeconds: round((performance.now() - wallStart) / 1000, 1),
       machine: {
@@ -782,6 +820,16 @@ function printReport(r: {
       );
     }
   }
+  const polling = pollingVerdict(r.summaries);
+  for (const s of [polling.tasksGet, polling.getTaskRun]) {
+    if (!s) continue;
+    log(
+      `      ${`2026-07-28 ${s.request === "m-tasks-get" ? "tasks/get" : "tools/call get_task_run"} (a run working)`.padEnd(44)}${name.ours.padEnd(18)}${fmt(s.rps).padStart(8)}${fmt(s.p50Ms, 2).padStart(9)}${fmt(s.p99Ms, 2).padStart(9)}${String(s.failures).padStart(6)}`,
+    );
+  }
+  log(
+    `      ${"tasks/get / tools/call get_task_run".padEnd(44)}${"".padEnd(18)}${`${fmt(polling.ratio, 2)}×`.padStart(8)}  per round ${polling.perRound.map((v) => fmt(v, 2)).join(", ")} (≥${POLLING_GOAL}×: ${mark(polling.met)})`,
+  );
   log(
     "  (a)'s 2026-07-28 tools/call row is its concurrency-10 row of the table above (all its rounds).",
   );
@@ -840,6 +888,18 @@ function printReport(r: {
     .join("; ");
   log(`\nResponse types: ${types}`);
   for (const [key, detail] of r.skipped) log(`  not measured: ${key}: ${detail}`);
+}
+
+/** tasks/get against tools/call get_task_run, on the same working run, side by side in one run. */
+function pollingVerdict(summaries: Summary[]) {
+  const find = (id: string) => summaries.find((s) => s.target === "ours" && s.request === id);
+  const tasksGet = find("m-tasks-get");
+  const getTaskRun = find("m-call-get-task-run");
+  const perRound = (tasksGet?.rpsPerRound ?? []).map((v, i) =>
+    ratio(v, getTaskRun?.rpsPerRound[i] ?? Number.NaN),
+  );
+  const value = ratio(tasksGet?.rps ?? Number.NaN, getTaskRun?.rps ?? Number.NaN);
+  return { tasksGet, getTaskRun, ratio: value, perRound, met: value >= POLLING_GOAL };
 }
 
 interface Verdicts {
