@@ -1,7 +1,7 @@
 import cors from "cors";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 
-export interface BrowserAccess {
+interface BrowserAccess {
   /** Answers a CORS preflight (`OPTIONS`). */
   preflight: RequestHandler;
   /** Adds the CORS headers to an actual request's answer. */

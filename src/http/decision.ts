@@ -2,7 +2,7 @@ import type { Request } from "express";
 import { boundedText } from "./bounded.js";
 
 /** How the request's authorization was decided: the `auth` field of its log line. */
-export type AuthDecision =
+type AuthDecision =
   | "authenticated"
   | "no_token"
   | "invalid_token"

@@ -33,7 +33,7 @@ return 1
 `;
 
 /** A Redis command, as node-redis's `sendCommand` sends it. */
-export type SendCommand = (args: string[]) => Promise<unknown>;
+type SendCommand = (args: string[]) => Promise<unknown>;
 
 /**
  * Bounds the requests one caller (issuer + subject) has in flight: a wait

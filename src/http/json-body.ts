@@ -10,10 +10,10 @@ export const MAX_BODY_BYTES = 5 * 1024 * 1024;
  * (JSON.stringify, recursive), which overflows the stack a few thousand
  * levels down; no MCP message or task input needs more than a few dozen.
  */
-export const MAX_BODY_DEPTH = 512;
+const MAX_BODY_DEPTH = 512;
 
 /** Whether a parsed JSON value nests deeper than `max` (iteratively: no recursion to overflow). */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
+function nestsDeeperThan(value: unknown, max: number): boolean {
   const pending: [unknown, number][] = [[value, 0]];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const [item, depth] = next;

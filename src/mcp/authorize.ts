@@ -9,7 +9,7 @@ import { decide } from "../http/decision.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import { mcpRequestOf, rpcId } from "./request.js";
 
-export interface AuthorizeOptions {
+interface AuthorizeOptions {
   resourceMetadataUrl: string;
   auditor: Auditor;
 }

@@ -40,7 +40,7 @@ export interface McpEndpointOptions extends ServerFactoryOptions {
   fastPath?: boolean;
 }
 
-export interface McpEndpoint {
+interface McpEndpoint {
   router: Router;
   /** Requests the fast path answered so far. */
   fastPathAnswers(): number;

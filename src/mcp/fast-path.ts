@@ -55,7 +55,7 @@ import { MODERN_REVISION } from "./revision.js";
  */
 
 /** What an exchange ended with: the answer, or why there is none. */
-export type ExchangeOutcome =
+type ExchangeOutcome =
   | { kind: "answered"; response: JSONRPCResponse }
   /**
    * Refused before any handler ran — by the tool's own scope check, or by the

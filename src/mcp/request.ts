@@ -38,7 +38,7 @@ export interface McpRequest {
 /** A classified request's context: `era` is known. */
 export type ClassifiedRequest = McpRequest & { era: ProtocolEra };
 
-export interface ClassifyOptions {
+interface ClassifyOptions {
   tools: ReadonlyMap<string, Pick<ToolDefinition, "requires" | "runOf">>;
   backend: Pick<WorkflowBackend, "taskNameOf">;
 }

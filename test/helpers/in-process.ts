@@ -11,7 +11,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { tools } from "../../tools/index.js";
 import { type AppOptions, createApp } from "../../src/app.js";
 import { createAuditor } from "../../src/audit/auditor.js";
 import { createJwtVerifier } from "../../src/auth/verifier.js";
@@ -21,6 +20,7 @@ import { buildCatalogue } from "../../src/mcp/catalogue.js";
 import { createStore } from "../../src/store/index.js";
 import type { WorkflowBackend } from "../../src/workflows/backend.js";
 import { createLocalBackend } from "../../src/workflows/local/index.js";
+import { tools } from "../../tools/index.js";
 import type { TestIssuer } from "./issuer.js";
 import { FIXTURE_TASKS, PUBLIC_URL } from "./stack.js";
 
