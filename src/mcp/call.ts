@@ -9,14 +9,7 @@ import { accessFor, auditEventOf, failureOf, startedByOf } from "./caller.js";
 import type { CatalogueEntry } from "./catalogue.js";
 import { isRecord } from "./messages.js";
 import { progressOf } from "./progress.js";
-import {
-  INTERNAL,
-  INVALID_ARGUMENTS,
-  isWorkflowError,
-  toolError,
-  toolResult,
-  workflowToolError,
-} from "./results.js";
+import { isWorkflowError, toolError, toolResult, workflowToolError } from "./results.js";
 import { type RequestScope, type ServerParts, scopeOf } from "./scope.js";
 import { declaresTasks } from "./tasks/methods.js";
 import { createTaskResult } from "./tasks/task-of-run.js";
@@ -41,11 +34,11 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
         await audit(scope, definition.name, {
           ...namedIn(args),
           outcome: "failed",
-          reason: INVALID_ARGUMENTS,
+          reason: "ERR_INVALID_ARGUMENTS",
         });
       }
       return toolError(`Invalid arguments for ${definition.name}: ${issuesOf(parsed.error)}`, {
-        code: INVALID_ARGUMENTS,
+        code: "ERR_INVALID_ARGUMENTS",
         retryable: false,
       });
     }
@@ -73,7 +66,7 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
   function unexpected(error: unknown): CallToolResult {
     parts.logger.error({ err: error, tool: definition.name }, "tool failed");
     return toolError(`${definition.name} failed unexpectedly; the server logged the details`, {
-      code: INTERNAL,
+      code: "ERR_INTERNAL",
       retryable: false,
     });
   }

@@ -4,7 +4,7 @@ import type { AuditEvent } from "../store/types.js";
 import type { RunAccess } from "../workflows/backend.js";
 import { RunNotFound } from "../workflows/errors.js";
 import type { StartedBy } from "../workflows/run.js";
-import { INTERNAL, isWorkflowError } from "./results.js";
+import { isWorkflowError } from "./results.js";
 import type { Caller } from "./tool.js";
 
 /** The caller the verified token names (src/auth/verifier.ts puts subject and issuer in `extra`). */
@@ -66,6 +66,6 @@ export function failureOf(error: unknown): Pick<AuditEvent, "decision" | "outcom
   return {
     decision: "allowed",
     outcome: "failed",
-    reason: isWorkflowError(error) ? error.code : INTERNAL,
+    reason: isWorkflowError(error) ? error.code : "ERR_INTERNAL",
   };
 }

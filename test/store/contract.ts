@@ -478,7 +478,7 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       const failure = open({ migrations: broken });
       await expect(failure).rejects.toBeInstanceOf(MigrationFailed);
       await expect(failure).rejects.toMatchObject({
-        code: "ERR_STORE_MIGRATION_FAILED",
+        code: "ERR_MIGRATION_FAILED",
         message: expect.stringMatching(
           new RegExp(
             `^${db.variable}: migrating ${literal(db.description)} to store schema version 1002 \\(test 1002\\) failed \\(.+\\)$`,
@@ -501,7 +501,7 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       const refusal = open();
       await expect(refusal).rejects.toBeInstanceOf(SchemaTooNew);
       await expect(refusal).rejects.toMatchObject({
-        code: "ERR_STORE_SCHEMA_TOO_NEW",
+        code: "ERR_SCHEMA_TOO_NEW",
         message: `${db.variable}: ${db.description} has store schema version 99, newer than this server knows (${known}); run a server at least as new as the one that migrated it`,
       });
       // Nothing was changed by the refusal.

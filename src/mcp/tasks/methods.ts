@@ -17,6 +17,7 @@ import { accessFor, auditEventOf, failureOf } from "../caller.js";
 import { describeRun } from "../format.js";
 import { isWorkflowError, toolResult } from "../results.js";
 import { type ServerParts, scopeOf } from "../scope.js";
+import { worded } from "../wording.js";
 import { detailedTaskOf } from "./task-of-run.js";
 
 /** True when this request's client declared the Tasks extension (capabilities travel with every 2026-07-28 request). */
@@ -118,7 +119,7 @@ function protocolError(error: unknown): ProtocolError {
     const code = error.retryable
       ? ProtocolErrorCode.InternalError
       : ProtocolErrorCode.InvalidParams;
-    return new ProtocolError(code, `Failed to retrieve task: ${error.message}`, {
+    return new ProtocolError(code, `Failed to retrieve task: ${worded(error.parts)}`, {
       code: error.code,
       retryable: error.retryable,
       ...(error.retryAfterSeconds === undefined
