@@ -20,16 +20,6 @@ export class StoreUnreachable extends StoreStartupError {
   override readonly code = "ERR_STORE_UNREACHABLE";
 }
 
-/** A migration failed; it was rolled back, with every other one of that start. */
-export class MigrationFailed extends StoreStartupError {
-  override readonly code = "ERR_MIGRATION_FAILED";
-}
-
-/** The database was migrated by a newer server: this one does not know its schema. */
-export class SchemaTooNew extends StoreStartupError {
-  override readonly code = "ERR_SCHEMA_TOO_NEW";
-}
-
 /**
  * The store failed while serving a call (connection lost, timeout, database
  * locked). Retrying later may succeed. The message says nothing about the
@@ -43,15 +33,4 @@ export class StoreUnavailable extends WorkflowError {
     super("The server's database is unavailable; try again shortly");
     if (options?.cause !== undefined) this.cause = options.cause;
   }
-}
-
-/** An error's reason as one short line, without `secret` (a password) in it. */
-export function reasonOf(error: unknown, secret?: string): string {
-  const e = error as { message?: unknown; code?: unknown } | null;
-  const text =
-    (typeof e?.message === "string" && e.message) ||
-    (typeof e?.code === "string" && e.code) ||
-    String(error);
-  const line = text.replace(/\s+/g, " ").trim().slice(0, 200);
-  return secret ? line.replaceAll(secret, "***") : line;
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Migration, MigrationFailed, SchemaTooNew } from "../../src/db/migrate.js";
 import { MAX_ID_CHARS, MAX_PAGE_SIZE, MAX_TEXT_CHARS } from "../../src/store/bounds.js";
-import { MigrationFailed, SchemaTooNew } from "../../src/store/errors.js";
-import { MIGRATIONS, type Migration } from "../../src/store/migrations/index.js";
+import { MIGRATIONS } from "../../src/store/migrations/index.js";
 import type { AuditEvent, OwnedRun, Store } from "../../src/store/types.js";
 import { InvalidCursor, InvalidInput } from "../../src/workflows/errors.js";
 import type { Principal } from "../../src/workflows/run.js";

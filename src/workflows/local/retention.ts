@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS } from "../../db/sqlite.js";
 import type { Logger } from "../../logger.js";
-import { BUSY_TIMEOUT_MS } from "./db/open.js";
 import {
   type BatchLimits,
   type Deleted,
