@@ -8,7 +8,7 @@ import type { RunAction } from "./backend.js";
  */
 
 /** Access to every run for one action, whoever started them. */
-export interface AllRunsAccess {
+interface AllRunsAccess {
   readonly allRunsFor: RunAction;
 }
 

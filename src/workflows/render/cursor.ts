@@ -17,17 +17,16 @@ import { OwnedRunsCursor } from "../owners/owned-runs.js";
  */
 
 /** Every run of the workflow (`:all` access), paged by Render's cursor. */
-export const RunsCursor = z.object({
+const RunsCursor = z.object({
   kind: z.literal("runs"),
   /** Render's cursor of the last item already looked at. */
   after: z.string().min(1),
   query: z.string(),
 });
-export type RunsCursor = z.infer<typeof RunsCursor>;
 
 /** Every run (RunsCursor), or the caller's own runs, paged through the ownership store. */
-export const ListCursor = z.discriminatedUnion("kind", [RunsCursor, OwnedRunsCursor]);
-export type ListCursor = z.infer<typeof ListCursor>;
+const ListCursor = z.discriminatedUnion("kind", [RunsCursor, OwnedRunsCursor]);
+type ListCursor = z.infer<typeof ListCursor>;
 
 export const LogsCursor = z.object({
   kind: z.literal("logs"),
