@@ -17,6 +17,7 @@ import { ALL, silent, until, workspace } from "./engine/helpers.js";
 import { startFakeRenderApi } from "./render/fake-render-api.js";
 import { API_KEY } from "./render/stack.js";
 
+/** What the fixture task `logs` writes: through its context, then the console. */
 const LOG_LINES: [string, string][] = [
   ["info", "info from context"],
   ["warn", "warn from context"],
@@ -24,6 +25,12 @@ const LOG_LINES: [string, string][] = [
   ["error", "console.error line"],
 ];
 const ID = /^trn-[0-9a-f]{20}$/;
+/** The tasks the behaviours run, named alike on both backends (the fake's are scripted to match). */
+const TASKS = {
+  quick: { name: "echo", input: ["hi"], results: ["hi"] },
+  long: { name: "sleep", input: [600_000] },
+  logging: { name: "logs", input: [], lines: LOG_LINES },
+};
 
 const local: BackendEntry = {
   async open() {
@@ -31,10 +38,7 @@ const local: BackendEntry = {
     const backend = await ws.open();
     return {
       backend,
-      quick: { name: "echo", input: ["hi"], results: ["hi"] },
-      long: { name: "sleep", input: [600_000] },
-      // The fixture task logs LOG_LINES: through its context, then the console.
-      logging: { name: "logs", input: [], lines: LOG_LINES },
+      ...TASKS,
       async tree(startedBy) {
         const root = await backend.startRun("chain", [1, 600_000], startedBy);
         let subtask = "";
@@ -91,9 +95,7 @@ const render: BackendEntry = {
     });
     return {
       backend,
-      quick: { name: "echo", input: ["hi"], results: ["hi"] },
-      long: { name: "sleep", input: [600_000] },
-      logging: { name: "logs", input: [], lines: LOG_LINES },
+      ...TASKS,
       async tree(startedBy) {
         // Render's subtask runs are started by their root's code: the fake adds one.
         const root = await backend.startRun("report", [], startedBy);
