@@ -121,7 +121,7 @@ async function main() {
     issuer,
     verifier,
     backend,
-    catalogue: buildCatalogue(tools),
+    catalogue: buildCatalogue(tools, backend),
     audit: store,
     auditor: createAuditor(store, logger),
     limits,

@@ -383,12 +383,17 @@ describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (ki
     };
     expect(refusals.slice(-6)).toEqual([
       { at: expect.any(String), decision: "refused", outcome: "no_token" },
-      { at: expect.any(String), decision: "refused", outcome: "invalid_token", reason: "expired" },
       {
         at: expect.any(String),
         decision: "refused",
         outcome: "invalid_token",
-        reason: "malformed",
+        reason: "ERR_TOKEN_EXPIRED",
+      },
+      {
+        at: expect.any(String),
+        decision: "refused",
+        outcome: "invalid_token",
+        reason: "ERR_TOKEN_MALFORMED",
       },
       { ...reader, tool: "start_task_run", task: marker, reason: "workflows:run" },
       { ...reader, tool: "list_audit_events", reason: "workflows:admin" },

@@ -448,7 +448,7 @@ describe("the token command (npm run token)", () => {
       .sign(privateKey);
     const error = await verifier.verifyAccessToken(forged).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TokenRejected);
-    expect((error as TokenRejected).code).toBe("signature_invalid");
+    expect((error as TokenRejected).code).toBe("ERR_TOKEN_SIGNATURE_INVALID");
   });
 
   it("refuses an unknown scope with a message naming the known ones", async () => {

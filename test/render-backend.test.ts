@@ -51,6 +51,13 @@ describe("the render backend behind the MCP tools", () => {
     expect(listed?.query.getAll("workflowId")).toEqual([stack.fake.workflow.id]);
   });
 
+  it("says in list_task_runs what Render's listing reads per call", async () => {
+    const { tools } = await stack.client.listTools();
+    expect(tools.find((t) => t.name === "list_task_runs")?.description).toBe(
+      "Lists task runs, newest first, optionally only those of one task or in given statuses. Items are summaries without input and results (get_task_run shows a whole run). Without workflows:read:all, only the runs you started are listed. Pass next_cursor back as cursor; it works only with the same filters, for the same caller. On Render, without workflows:read:all, the runs you started through this server are listed, not their subtask runs (get_task_run shows one by id), by task name across every version; status filtering happens on this server: per call it reads at most 10 of Render's pages of 100 runs (with workflows:read:all) or examines at most 500 of your runs (without), so a page can hold fewer than `limit` runs while next_cursor is still set.\n\nRequired scopes: workflows:read (or a scope implying them).",
+    );
+  });
+
   it("starts a run and waits, reporting each change (SSE) as progress, through a failed attempt", async () => {
     // Shorter than the 10 s safety check: only the event stream can bring the outcome in time.
     const { result, progress } = await stack.callWithProgress("start_task_run", {

@@ -16,7 +16,7 @@ import type { AuditEvent } from "../src/store/types.js";
 import { tools } from "../tools/index.js";
 import { modernRequest, postMcp, toolCall } from "./helpers/stack.js";
 
-const catalogue = buildCatalogue(tools);
+const catalogue = buildCatalogue(tools, {});
 const refusals: AuditEvent[] = [];
 const auditor: Auditor = {
   record: async () => {},

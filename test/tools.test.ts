@@ -58,6 +58,13 @@ describe.each(ERAS)("the tools, %s era", (era) => {
       expect(byName.get_task_run?.annotations).toMatchObject({ readOnlyHint: true });
     });
 
+    it("describes list_task_runs without another backend's bounds", async () => {
+      const { tools } = await client.listTools();
+      expect(tools.find((t) => t.name === "list_task_runs")?.description).toBe(
+        "Lists task runs, newest first, optionally only those of one task or in given statuses. Items are summaries without input and results (get_task_run shows a whole run). Without workflows:read:all, only the runs you started are listed. Pass next_cursor back as cursor; it works only with the same filters, for the same caller.\n\nRequired scopes: workflows:read (or a scope implying them).",
+      );
+    });
+
     it("no output schema leaves a value untyped (`{}`): open values say so", async () => {
       const { tools } = await client.listTools();
       const empty: string[] = [];

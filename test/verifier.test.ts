@@ -171,38 +171,48 @@ describe("refusing a token", () => {
     TokenRejected["code"],
     string,
   ][] = [
-    ["not a JWT", () => "not-a-jwt", "malformed", "token is malformed"],
-    ["an empty string", () => "", "malformed", "token is malformed"],
-    ["an encrypted token (JWE, five parts)", () => "a.b.c.d.e", "malformed", "token is malformed"],
-    ["a header that is not JSON", () => "bm90.e30.c2ln", "malformed", "token is malformed"],
+    ["not a JWT", () => "not-a-jwt", "ERR_TOKEN_MALFORMED", "token is malformed"],
+    ["an empty string", () => "", "ERR_TOKEN_MALFORMED", "token is malformed"],
+    [
+      "an encrypted token (JWE, five parts)",
+      () => "a.b.c.d.e",
+      "ERR_TOKEN_MALFORMED",
+      "token is malformed",
+    ],
+    [
+      "a header that is not JSON",
+      () => "bm90.e30.c2ln",
+      "ERR_TOKEN_MALFORMED",
+      "token is malformed",
+    ],
     [
       "a payload that is not an object",
       () => unsigned({ alg: "ES256" }, [1, 2]),
-      "malformed",
+      "ERR_TOKEN_MALFORMED",
       "token is malformed",
     ],
     [
       "a token larger than any header",
       (issuer) => unsigned({ alg: "ES256" }, claims(issuer, { pad: "x".repeat(17_000) })),
-      "malformed",
+      "ERR_TOKEN_MALFORMED",
       "token is malformed",
     ],
     [
       "an unencoded payload (b64: false)",
       (issuer) => unsigned({ alg: "ES256", b64: false, crit: ["b64"] }, claims(issuer)),
-      "malformed",
+      "ERR_TOKEN_MALFORMED",
       "token is malformed",
     ],
     [
       "alg none",
       (issuer) => `${encode({ alg: "none" })}.${encode(claims(issuer))}.`,
-      "algorithm_not_allowed",
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
       "token signing algorithm is not allowed",
     ],
     [
       "no alg",
       (issuer) => unsigned({ typ: "JWT" }, claims(issuer)),
-      "algorithm_not_allowed",
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
       "token signing algorithm is not allowed",
     ],
     [
@@ -213,100 +223,105 @@ describe("refusing a token", () => {
           .setProtectedHeader({ alg: "HS256", kid: jwk.kid })
           .sign(new TextEncoder().encode(JSON.stringify(jwk)));
       },
-      "algorithm_not_allowed",
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
       "token signing algorithm is not allowed",
     ],
     [
       "an asymmetric algorithm not in the configured list",
       (issuer) => unsigned({ alg: "PS512" }, claims(issuer)),
-      "algorithm_not_allowed",
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
       "token signing algorithm is not allowed",
     ],
     ...["dpop+jwt", "secevent+jwt", "logout+jwt", "application/okta-internal-at+jwt", "JOSE"].map(
       (typ): (typeof cases)[number] => [
         `typ ${typ}`,
         (issuer) => issuer.sign({}, { header: { typ } }),
-        "type_not_allowed",
+        "ERR_TOKEN_TYPE_NOT_ALLOWED",
         "token type (typ) is not an access token type",
       ],
     ),
     [
       "typ that is not a string",
       (issuer) => issuer.sign({}, { header: { typ: 1 } }),
-      "type_not_allowed",
+      "ERR_TOKEN_TYPE_NOT_ALLOWED",
       "token type (typ) is not an access token type",
     ],
     [
       "another issuer",
       (issuer) => issuer.sign({ iss: "http://evil.test" }),
-      "issuer_not_trusted",
+      "ERR_TOKEN_ISSUER_NOT_TRUSTED",
       "token issuer is not trusted by this server",
     ],
     [
       "no issuer",
       (issuer) => issuer.sign({ iss: undefined }),
-      "issuer_not_trusted",
+      "ERR_TOKEN_ISSUER_NOT_TRUSTED",
       "token issuer is not trusted by this server",
     ],
     [
       "another audience",
       (issuer) => issuer.sign({ aud: "http://other.test/mcp" }),
-      "audience_mismatch",
+      "ERR_TOKEN_AUDIENCE_MISMATCH",
       "token audience is not this resource",
     ],
     [
       "an audience list without this resource",
       (issuer) => issuer.sign({ aud: ["http://other.test/mcp", 7] }),
-      "audience_mismatch",
+      "ERR_TOKEN_AUDIENCE_MISMATCH",
       "token audience is not this resource",
     ],
-    ["expired", (issuer) => issuer.sign({}, { expiresIn: -60 }), "expired", "token expired"],
+    [
+      "expired",
+      (issuer) => issuer.sign({}, { expiresIn: -60 }),
+      "ERR_TOKEN_EXPIRED",
+      "token expired",
+    ],
     [
       "no exp",
       (issuer) => issuer.sign({ exp: undefined }),
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       "token claim exp is missing or invalid",
     ],
     [
       "exp as a string",
       (issuer) => issuer.sign({ exp: String(now() + 300) }),
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       "token claim exp is missing or invalid",
     ],
     [
       "not yet valid",
       (issuer) => issuer.sign({ nbf: now() + 120 }),
-      "not_yet_valid",
+      "ERR_TOKEN_NOT_YET_VALID",
       "token is not yet valid",
     ],
     [
       "iat ten years in the future",
       (issuer) => issuer.sign({ iat: now() + 10 * 365 * 86_400, exp: now() + 300 }),
-      "issued_in_future",
+      "ERR_TOKEN_ISSUED_IN_FUTURE",
       "token issued-at time is in the future",
     ],
     [
       "iat as a string",
       (issuer) => issuer.sign({ iat: "yesterday" }),
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       "token claim iat is missing or invalid",
     ],
     [
       "exp a hundred years out",
       (issuer) => issuer.sign({ exp: now() + 100 * 365 * 86_400 }),
-      "lifetime_too_long",
+      "ERR_TOKEN_LIFETIME_TOO_LONG",
       "token lifetime is longer than this server accepts",
     ],
     [
       "exp two days out and no iat",
       (issuer) => issuer.sign({ iat: undefined, exp: now() + 2 * 86_400 }),
-      "lifetime_too_long",
+      "ERR_TOKEN_LIFETIME_TOO_LONG",
       "token lifetime is longer than this server accepts",
     ],
     [
       "issued two days ago (older than the maximum age)",
       (issuer) => issuer.sign({ iat: now() - 2 * 86_400, exp: now() + 300 }),
-      "too_old",
+      "ERR_TOKEN_TOO_OLD",
       "token was issued too long ago",
     ],
     ...[
@@ -319,19 +334,19 @@ describe("refusing a token", () => {
     ].map(([what, sub]): (typeof cases)[number] => [
       `sub ${what}`,
       (issuer) => issuer.sign({ sub }),
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       "token subject (sub) must be a non-empty string of at most 255 characters",
     ]),
     [
       "more than 256 scopes",
       (issuer) => issuer.sign({ scope: Array.from({ length: 257 }, (_, i) => `s${i}`).join(" ") }),
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       "token carries more than 256 scopes",
     ],
     [
       "a signature by another key",
       (issuer) => issuer.sign({}, { foreignKey: true }),
-      "signature_invalid",
+      "ERR_TOKEN_SIGNATURE_INVALID",
       "token signature is invalid",
     ],
     [
@@ -340,13 +355,13 @@ describe("refusing a token", () => {
         const [header, , signature] = (await issuer.sign()).split(".");
         return `${header}.${encode(claims(issuer, { sub: "admin" }))}.${signature}`;
       },
-      "signature_invalid",
+      "ERR_TOKEN_SIGNATURE_INVALID",
       "token signature is invalid",
     ],
     [
       "a key id the issuer does not publish",
       (issuer) => issuer.sign({}, { header: { kid: "no-such-key" } }),
-      "unknown_key",
+      "ERR_TOKEN_UNKNOWN_KEY",
       "token key id matches no key of the issuer",
     ],
   ];
@@ -366,7 +381,7 @@ describe("refusing a token", () => {
     const error = await rejection(
       verifier.verifyAccessToken(await issuer.sign({ iat: now() - 7200, exp: now() + 60 })),
     );
-    expect(error.code).toBe("too_old");
+    expect(error.code).toBe("ERR_TOKEN_TOO_OLD");
     await expect(
       verifier.verifyAccessToken(await issuer.sign({ iat: now() - 3000, exp: now() + 60 })),
     ).resolves.toMatchObject({ clientId: "test-client" });
@@ -377,7 +392,7 @@ describe("refusing a token", () => {
     const error = await rejection(
       verifier.verifyAccessToken(await issuer.sign({}, { expiresIn: 3600 })),
     );
-    expect(error.code).toBe("lifetime_too_long");
+    expect(error.code).toBe("ERR_TOKEN_LIFETIME_TOO_LONG");
   });
 
   it.each([
@@ -389,7 +404,7 @@ describe("refusing a token", () => {
       verifier.verifyAccessToken(await issuer.sign({}, { header: { typ } })),
     );
     expect([error.code, error.description]).toEqual([
-      "type_not_allowed",
+      "ERR_TOKEN_TYPE_NOT_ALLOWED",
       "token type (typ) must be at+jwt",
     ]);
     await expect(
@@ -467,12 +482,12 @@ describe("when the issuer's keys are unavailable", () => {
       ].map((token) => rejection(verifier.verifyAccessToken(token))),
     );
     expect(refusals.map((r) => r.code)).toEqual([
-      "malformed",
-      "algorithm_not_allowed",
-      "expired",
-      "audience_mismatch",
-      "type_not_allowed",
-      "claim_invalid",
+      "ERR_TOKEN_MALFORMED",
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
+      "ERR_TOKEN_EXPIRED",
+      "ERR_TOKEN_AUDIENCE_MISMATCH",
+      "ERR_TOKEN_TYPE_NOT_ALLOWED",
+      "ERR_TOKEN_CLAIM_INVALID",
     ]);
     // None of them cost a request to the issuer.
     expect(issuer.metadataFetches()).toBe(0);
@@ -611,11 +626,13 @@ describe("the verified-token cache", () => {
     // The token already verified is served from the cache, without a signature check…
     await expect(verifier.verifyAccessToken(seen)).resolves.toMatchObject({ token: seen });
     // …while an equally old token never seen needs the withdrawn key.
-    expect((await rejection(verifier.verifyAccessToken(unseen))).code).toBe("unknown_key");
+    expect((await rejection(verifier.verifyAccessToken(unseen))).code).toBe(
+      "ERR_TOKEN_UNKNOWN_KEY",
+    );
 
     // After the cache's maximum age the rotation applies to it too.
     current += 121_000;
-    expect((await rejection(verifier.verifyAccessToken(seen))).code).toBe("unknown_key");
+    expect((await rejection(verifier.verifyAccessToken(seen))).code).toBe("ERR_TOKEN_UNKNOWN_KEY");
   });
 
   it("never serves a token past its exp", async () => {
@@ -624,7 +641,7 @@ describe("the verified-token cache", () => {
     const token = await issuer.sign({}, { expiresIn: 60 });
     await verifier.verifyAccessToken(token);
     current += 60_000 + 6_000; // past exp and the 5 s tolerance
-    expect((await rejection(verifier.verifyAccessToken(token))).code).toBe("expired");
+    expect((await rejection(verifier.verifyAccessToken(token))).code).toBe("ERR_TOKEN_EXPIRED");
   });
 
   it("without the cache, a rotation applies at once", async () => {
@@ -633,7 +650,7 @@ describe("the verified-token cache", () => {
     await verifier.verifyAccessToken(token);
     await issuer.rotateKey();
     await verifier.refreshKeys();
-    expect((await rejection(verifier.verifyAccessToken(token))).code).toBe("unknown_key");
+    expect((await rejection(verifier.verifyAccessToken(token))).code).toBe("ERR_TOKEN_UNKNOWN_KEY");
   });
 
   it("hands out a fresh AuthInfo each time: a caller's changes do not reach the next", async () => {
@@ -657,7 +674,7 @@ describe("the verified-token cache", () => {
     current += 61_000;
     const later = await rejection(verifier.verifyAccessToken(forged));
     expect(later).not.toBe(first);
-    expect(later.code).toBe("signature_invalid");
+    expect(later.code).toBe("ERR_TOKEN_SIGNATURE_INVALID");
 
     const early = await issuer.sign({ nbf: now() + 120 }, { expiresIn: 600 });
     const notYet = await rejection(verifier.verifyAccessToken(early));

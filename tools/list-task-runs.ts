@@ -2,18 +2,14 @@ import { z } from "zod";
 import { ALL_RUNS_SCOPE } from "../src/auth/scopes.js";
 import { cursor, nextCursor, statuses, taskName } from "../src/mcp/inputs.js";
 import { defineTool, READ_ONLY } from "../src/mcp/tool.js";
-import {
-  MAX_OWNED_SCANNED,
-  MAX_RUN_PAGES,
-  RENDER_RUN_PAGE_SIZE,
-} from "../src/workflows/render/list-bounds.js";
 import { TaskRunSummary } from "../src/workflows/run.js";
 import { plural } from "./list-tasks.js";
 
 export default defineTool({
   name: "list_task_runs",
   title: "List task runs",
-  description: `Lists task runs, newest first, optionally only those of one task or in given statuses. Items are summaries without input and results (get_task_run shows a whole run). Without ${ALL_RUNS_SCOPE.read}, only the runs you started are listed (on Render: the runs you started through this server, not their subtask runs — get_task_run shows one by id — by task name across every version). Pass next_cursor back as cursor; it works only with the same filters, for the same caller. On Render, status filtering happens on this server: per call it reads at most ${MAX_RUN_PAGES} of Render's pages of ${RENDER_RUN_PAGE_SIZE} runs (with ${ALL_RUNS_SCOPE.read}) or examines at most ${MAX_OWNED_SCANNED} of your runs (without), so a page can hold fewer than \`limit\` runs while next_cursor is still set.`,
+  description: `Lists task runs, newest first, optionally only those of one task or in given statuses. Items are summaries without input and results (get_task_run shows a whole run). Without ${ALL_RUNS_SCOPE.read}, only the runs you started are listed. Pass next_cursor back as cursor; it works only with the same filters, for the same caller.`,
+  noteFrom: (backend) => backend.listing,
   requires: { scopes: ["workflows:read"] },
   annotations: READ_ONLY,
   input: {

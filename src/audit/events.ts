@@ -1,7 +1,7 @@
 import type { Caller } from "../auth/caller.js";
 import { boundedText } from "../http/bounded.js";
 import type { Demand } from "../mcp/requirements.js";
-import { INTERNAL, isWorkflowError } from "../mcp/results.js";
+import { isWorkflowError } from "../mcp/results.js";
 import type { AuditEvent } from "../store/types.js";
 import { RunNotFound } from "../workflows/errors.js";
 
@@ -35,7 +35,7 @@ export function failureOf(error: unknown): Pick<AuditEvent, "decision" | "outcom
   return {
     decision: "allowed",
     outcome: "failed",
-    reason: isWorkflowError(error) ? error.code : INTERNAL,
+    reason: isWorkflowError(error) ? error.code : "ERR_INTERNAL",
   };
 }
 

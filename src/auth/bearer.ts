@@ -50,7 +50,10 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
     try {
       const token = BEARER.exec(header)?.[1];
       if (!token) {
-        throw new TokenRejected("malformed", "Authorization header must be `Bearer <token>`");
+        throw new TokenRejected(
+          "ERR_TOKEN_MALFORMED",
+          "Authorization header must be `Bearer <token>`",
+        );
       }
       // The SDK's own scope challenges point clients at the same metadata.
       req.auth = { ...(await verifier.verifyAccessToken(token)), resourceMetadataUrl };

@@ -1,3 +1,5 @@
+import type { RunAction } from "../workflows/backend.js";
+
 /**
  * The scope model, declared once. Every scope this server knows is here with
  * what it grants, what it implies and whether clients ask for it by default;
@@ -163,7 +165,6 @@ export function supportedScopes(taskNames: Iterable<string>): string[] {
 
 /** Which runs a caller sees for an action: every run (an `:all` scope) or only the runs it started. */
 export type Visibility = "all" | "own";
-export type RunAction = "read" | "cancel";
 
 /** The scope that reaches runs started by others, per action. */
 export const ALL_RUNS_SCOPE = {

@@ -35,18 +35,21 @@ export function inspectHeader(
   requireAtJwt: boolean,
 ): ProtectedHeaderParameters {
   if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
-    throw new TokenRejected("malformed", "token is malformed");
+    throw new TokenRejected("ERR_TOKEN_MALFORMED", "token is malformed");
   }
   let header: ProtectedHeaderParameters;
   try {
     header = decodeProtectedHeader(token);
   } catch {
-    throw new TokenRejected("malformed", "token is malformed");
+    throw new TokenRejected("ERR_TOKEN_MALFORMED", "token is malformed");
   }
   if (typeof header.alg !== "string" || !algorithms.has(header.alg)) {
-    throw new TokenRejected("algorithm_not_allowed", "token signing algorithm is not allowed");
+    throw new TokenRejected(
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
+      "token signing algorithm is not allowed",
+    );
   }
-  if (header.b64 === false) throw new TokenRejected("malformed", "token is malformed");
+  if (header.b64 === false) throw new TokenRejected("ERR_TOKEN_MALFORMED", "token is malformed");
   checkType(header.typ, requireAtJwt);
   return header;
 }
@@ -72,19 +75,22 @@ function checkType(typ: unknown, requireAtJwt: boolean): void {
     typeof typ === "string" ? typ.toLowerCase().replace(/^application\//, "") : undefined;
   if (requireAtJwt) {
     if (normalized !== "at+jwt") {
-      throw new TokenRejected("type_not_allowed", "token type (typ) must be at+jwt");
+      throw new TokenRejected("ERR_TOKEN_TYPE_NOT_ALLOWED", "token type (typ) must be at+jwt");
     }
     return;
   }
   if (typ === undefined || normalized === "jwt" || normalized === "at+jwt") return;
-  throw new TokenRejected("type_not_allowed", "token type (typ) is not an access token type");
+  throw new TokenRejected(
+    "ERR_TOKEN_TYPE_NOT_ALLOWED",
+    "token type (typ) is not an access token type",
+  );
 }
 
 export function decodePayload(token: string): JWTPayload {
   try {
     return decodeJwt(token);
   } catch {
-    throw new TokenRejected("malformed", "token is malformed");
+    throw new TokenRejected("ERR_TOKEN_MALFORMED", "token is malformed");
   }
 }
 
@@ -114,7 +120,7 @@ interface Claims {
 export function readClaims(payload: JWTPayload, policy: ClaimPolicy, now: number): Claims {
   if (payload.iss !== policy.issuer) {
     throw new TokenRejected(
-      "issuer_not_trusted",
+      "ERR_TOKEN_ISSUER_NOT_TRUSTED",
       "token issuer is not trusted by this server",
       "iss",
     );
@@ -124,25 +130,33 @@ export function readClaims(payload: JWTPayload, policy: ClaimPolicy, now: number
     (aud): aud is string => typeof aud === "string" && policy.audiences.includes(aud),
   );
   if (resource === undefined) {
-    throw new TokenRejected("audience_mismatch", "token audience is not this resource", "aud");
+    throw new TokenRejected(
+      "ERR_TOKEN_AUDIENCE_MISMATCH",
+      "token audience is not this resource",
+      "aud",
+    );
   }
   const exp = numericDate(payload, "exp", true) as number;
   const nbf = numericDate(payload, "nbf", false);
   const iat = numericDate(payload, "iat", false);
   const { tolerance } = policy;
-  if (exp <= now - tolerance) throw new TokenRejected("expired", "token expired", "exp");
+  if (exp <= now - tolerance) throw new TokenRejected("ERR_TOKEN_EXPIRED", "token expired", "exp");
   if (nbf !== undefined && nbf > now + tolerance) {
-    throw new TokenRejected("not_yet_valid", "token is not yet valid", "nbf");
+    throw new TokenRejected("ERR_TOKEN_NOT_YET_VALID", "token is not yet valid", "nbf");
   }
   if (iat !== undefined && iat > now + tolerance) {
-    throw new TokenRejected("issued_in_future", "token issued-at time is in the future", "iat");
+    throw new TokenRejected(
+      "ERR_TOKEN_ISSUED_IN_FUTURE",
+      "token issued-at time is in the future",
+      "iat",
+    );
   }
   if (iat !== undefined && now - iat > policy.maxAge + tolerance) {
-    throw new TokenRejected("too_old", "token was issued too long ago", "iat");
+    throw new TokenRejected("ERR_TOKEN_TOO_OLD", "token was issued too long ago", "iat");
   }
   if (exp - (iat ?? now) > policy.maxLifetime) {
     throw new TokenRejected(
-      "lifetime_too_long",
+      "ERR_TOKEN_LIFETIME_TOO_LONG",
       "token lifetime is longer than this server accepts",
       "exp",
     );
@@ -150,7 +164,7 @@ export function readClaims(payload: JWTPayload, policy: ClaimPolicy, now: number
   const subject = identifier(payload.sub);
   if (subject === undefined) {
     throw new TokenRejected(
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       `token subject (sub) must be a non-empty string of at most ${MAX_IDENTIFIER_LENGTH} characters`,
       "sub",
     );
@@ -171,7 +185,11 @@ function numericDate(payload: JWTPayload, claim: string, required: boolean): num
   const value = payload[claim];
   if (value === undefined && !required) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new TokenRejected("claim_invalid", `token claim ${claim} is missing or invalid`, claim);
+    throw new TokenRejected(
+      "ERR_TOKEN_CLAIM_INVALID",
+      `token claim ${claim} is missing or invalid`,
+      claim,
+    );
   }
   return value;
 }
@@ -202,7 +220,7 @@ function scopesOf(payload: JWTPayload, extraClaim: string | undefined): string[]
   });
   if (entries.length > MAX_SCOPES) {
     throw new TokenRejected(
-      "claim_invalid",
+      "ERR_TOKEN_CLAIM_INVALID",
       `token carries more than ${MAX_SCOPES} scopes`,
       extraClaim && Array.isArray(payload[extraClaim]) ? extraClaim : "scope",
     );
@@ -215,38 +233,45 @@ function scopesOf(payload: JWTPayload, extraClaim: string | undefined): string[]
 export function rejectionOf(error: errors.JOSEError | TokenRejected): TokenRejected {
   if (error instanceof TokenRejected) return error;
   if (error instanceof errors.JWTExpired)
-    return new TokenRejected("expired", "token expired", "exp");
+    return new TokenRejected("ERR_TOKEN_EXPIRED", "token expired", "exp");
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
       case "iss":
         return new TokenRejected(
-          "issuer_not_trusted",
+          "ERR_TOKEN_ISSUER_NOT_TRUSTED",
           "token issuer is not trusted by this server",
           "iss",
         );
       case "aud":
-        return new TokenRejected("audience_mismatch", "token audience is not this resource", "aud");
+        return new TokenRejected(
+          "ERR_TOKEN_AUDIENCE_MISMATCH",
+          "token audience is not this resource",
+          "aud",
+        );
       case "nbf":
-        return new TokenRejected("not_yet_valid", "token is not yet valid", "nbf");
+        return new TokenRejected("ERR_TOKEN_NOT_YET_VALID", "token is not yet valid", "nbf");
       default:
         return new TokenRejected(
-          "claim_invalid",
+          "ERR_TOKEN_CLAIM_INVALID",
           `token claim ${error.claim} is missing or invalid`,
           error.claim,
         );
     }
   }
   if (error instanceof errors.JOSEAlgNotAllowed) {
-    return new TokenRejected("algorithm_not_allowed", "token signing algorithm is not allowed");
+    return new TokenRejected(
+      "ERR_TOKEN_ALGORITHM_NOT_ALLOWED",
+      "token signing algorithm is not allowed",
+    );
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return new TokenRejected("signature_invalid", "token signature is invalid");
+    return new TokenRejected("ERR_TOKEN_SIGNATURE_INVALID", "token signature is invalid");
   }
   if (
     error instanceof errors.JWKSNoMatchingKey ||
     error instanceof errors.JWKSMultipleMatchingKeys
   ) {
-    return new TokenRejected("unknown_key", "token key id matches no key of the issuer");
+    return new TokenRejected("ERR_TOKEN_UNKNOWN_KEY", "token key id matches no key of the issuer");
   }
-  return new TokenRejected("malformed", "token is malformed");
+  return new TokenRejected("ERR_TOKEN_MALFORMED", "token is malformed");
 }

@@ -195,7 +195,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
         throw new KeysUnavailable(`token verification failed unexpectedly: ${String(error)}`);
       }
       const rejection = rejectionOf(error);
-      if (rejection.code === "signature_invalid") {
+      if (rejection.code === "ERR_TOKEN_SIGNATURE_INVALID") {
         rejected?.set(token, rejection, Number.POSITIVE_INFINITY);
       }
       throw rejection;

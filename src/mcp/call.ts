@@ -11,14 +11,7 @@ import type { CatalogueEntry } from "./catalogue.js";
 import { contextOf, type RequestContext, type ServerParts } from "./context.js";
 import { isRecord } from "./messages.js";
 import { progressOf } from "./progress.js";
-import {
-  INTERNAL,
-  INVALID_ARGUMENTS,
-  isWorkflowError,
-  toolError,
-  toolResult,
-  workflowToolError,
-} from "./results.js";
+import { isWorkflowError, toolError, toolResult, workflowToolError } from "./results.js";
 import { declaresTasks } from "./tasks/capability.js";
 import { createTaskResult } from "./tasks/task-of-run.js";
 import type { AuditFacts, ToolContext, ToolDefinition, ToolResult } from "./tool.js";
@@ -42,11 +35,11 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
         await audit(request, definition.name, {
           ...namedIn(args),
           outcome: "failed",
-          reason: INVALID_ARGUMENTS,
+          reason: "ERR_INVALID_ARGUMENTS",
         });
       }
       return toolError(`Invalid arguments for ${definition.name}: ${issuesOf(parsed.error)}`, {
-        code: INVALID_ARGUMENTS,
+        code: "ERR_INVALID_ARGUMENTS",
         retryable: false,
       });
     }
@@ -86,7 +79,7 @@ export async function runTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
     request.logger.error({ err: error, tool: definition.name }, "tool failed");
     const unexpected = toolError(
       `${definition.name} failed unexpectedly; the server logged the details`,
-      { code: INTERNAL, retryable: false },
+      { code: "ERR_INTERNAL", retryable: false },
     );
     return { ok: false, error: unexpected, cause: error };
   }

@@ -1,8 +1,10 @@
 import type { StandardSchemaWithJSON, ToolAnnotations } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import type { WorkflowBackend } from "../workflows/backend.js";
 import { describeRequirement, requirementLabel } from "./requirements.js";
 import { sdkSchema } from "./schema.js";
-import type { ToolDefinition } from "./tool.js";
+import type { BackendNotes, ToolDefinition } from "./tool.js";
+import { worded } from "./wording.js";
 
 /** `_meta` key under which each tool lists the scopes it requires in tools/list. */
 const REQUIRED_SCOPES_META = "requiredScopes";
@@ -29,7 +31,11 @@ export interface Catalogue {
   requirements: readonly { name: string; requires: ToolDefinition["requires"] }[];
 }
 
-export function buildCatalogue(tools: readonly ToolDefinition[]): Catalogue {
+export function buildCatalogue(
+  tools: readonly ToolDefinition[],
+  backend: Pick<WorkflowBackend, "listingNote">,
+): Catalogue {
+  const notes: BackendNotes = backend.listingNote ? { listing: worded(backend.listingNote) } : {};
   const byName = new Map<string, ToolDefinition>();
   for (const tool of tools) {
     if (byName.has(tool.name)) throw new Error(`two tools are named ${tool.name}`);
@@ -37,12 +43,13 @@ export function buildCatalogue(tools: readonly ToolDefinition[]): Catalogue {
   }
   const entries = tools.map((definition): CatalogueEntry => {
     const input = z.object(definition.input);
+    const note = definition.noteFrom?.(notes);
     return {
       definition,
       input,
       registration: {
         title: definition.title,
-        description: `${definition.description}\n\n${describeRequirement(definition.requires)}`,
+        description: `${definition.description}${note ? ` ${note}` : ""}\n\n${describeRequirement(definition.requires)}`,
         inputSchema: sdkSchema(input, { validate: false }),
         outputSchema: sdkSchema(z.object(definition.output), { validate: true }),
         annotations: { title: definition.title, ...definition.annotations },

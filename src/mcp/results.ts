@@ -1,5 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
+import type { ErrorCode } from "../error-codes.js";
 import { WorkflowError } from "../workflows/errors.js";
+import { worded } from "./wording.js";
 
 /** The `_meta` key under which a tool error carries its machine-readable facts. */
 const ERROR_META_KEY = "workflows-mcp/error";
@@ -7,17 +9,12 @@ const ERROR_META_KEY = "workflows-mcp/error";
 /** What an AI client can act on without parsing prose. */
 export interface ErrorFacts {
   /** Stable: match on it (ERR_RUN_NOT_FOUND, ERR_LIMIT_REACHED, …). */
-  code: string;
+  code: ErrorCode;
   /** Whether the same call may succeed later, unchanged. */
   retryable: boolean;
   /** When a retry is expected to succeed, where known. */
   retryAfterSeconds?: number;
 }
-
-/** The tool's arguments do not match its input schema. */
-export const INVALID_ARGUMENTS = "ERR_INVALID_ARGUMENTS";
-/** A bug on our side; the log has the details, the client gets none. */
-export const INTERNAL = "ERR_INTERNAL";
 
 export function toolResult(
   structuredContent: Record<string, unknown>,
@@ -36,7 +33,7 @@ export function toolError(message: string, facts: ErrorFacts): CallToolResult {
 
 /** A backend's error as the tool error a client can act on. */
 export function workflowToolError(error: WorkflowError): CallToolResult {
-  return toolError(error.message, {
+  return toolError(worded(error.parts), {
     code: error.code,
     retryable: error.retryable,
     ...(error.retryAfterSeconds === undefined

@@ -57,6 +57,12 @@ export interface ToolResult<O extends z.ZodRawShape> {
   text: string;
 }
 
+/** What the backend serving the tools says of itself where a tool's description needs it, worded for clients. */
+export interface BackendNotes {
+  /** How it lists runs, beyond what every backend does (WorkflowBackend.listingNote). */
+  listing?: string;
+}
+
 /** One MCP tool: a small declarative unit the server wires. */
 export interface ToolDefinition<
   I extends z.ZodRawShape = z.ZodRawShape,
@@ -65,6 +71,8 @@ export interface ToolDefinition<
   name: string;
   title: string;
   description: string;
+  /** What the serving backend adds to the description, read when the catalogue is built. */
+  noteFrom?(backend: BackendNotes): string | undefined;
   requires: ToolRequirement;
   annotations: Required<
     Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">

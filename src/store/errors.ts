@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../error-codes.js";
 import { WorkflowError } from "../workflows/errors.js";
 
 /**
@@ -6,29 +7,17 @@ import { WorkflowError } from "../workflows/errors.js";
  * Match on `code`.
  */
 export class StoreStartupError extends Error {
-  static code = "ERR_STORE_STARTUP";
-  readonly code: string;
+  readonly code: ErrorCode = "ERR_STORE_STARTUP";
 
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
-    this.code = (new.target as typeof StoreStartupError).code;
   }
 }
 
 /** The database cannot be reached or opened. */
 export class StoreUnreachable extends StoreStartupError {
-  static override code = "ERR_STORE_UNREACHABLE";
-}
-
-/** A migration failed; it was rolled back, with every other one of that start. */
-export class MigrationFailed extends StoreStartupError {
-  static override code = "ERR_STORE_MIGRATION_FAILED";
-}
-
-/** The database was migrated by a newer server: this one does not know its schema. */
-export class SchemaTooNew extends StoreStartupError {
-  static override code = "ERR_STORE_SCHEMA_TOO_NEW";
+  override readonly code = "ERR_STORE_UNREACHABLE";
 }
 
 /**
@@ -37,22 +26,11 @@ export class SchemaTooNew extends StoreStartupError {
  * database; the cause is logged.
  */
 export class StoreUnavailable extends WorkflowError {
-  static override code = "ERR_STORE_UNAVAILABLE";
-  static override retryable = true;
+  readonly code = "ERR_STORE_UNAVAILABLE";
+  override readonly retryable = true;
 
   constructor(options?: ErrorOptions) {
     super("The server's database is unavailable; try again shortly");
     if (options?.cause !== undefined) this.cause = options.cause;
   }
-}
-
-/** An error's reason as one short line, without `secret` (a password) in it. */
-export function reasonOf(error: unknown, secret?: string): string {
-  const e = error as { message?: unknown; code?: unknown } | null;
-  const text =
-    (typeof e?.message === "string" && e.message) ||
-    (typeof e?.code === "string" && e.code) ||
-    String(error);
-  const line = text.replace(/\s+/g, " ").trim().slice(0, 200);
-  return secret ? line.replaceAll(secret, "***") : line;
 }

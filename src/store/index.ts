@@ -13,8 +13,9 @@ export interface StoreOptions {
 /**
  * The store every instance shares: PostgreSQL when DATABASE_URL is set,
  * otherwise the embedded SQLite file (zero configuration, one instance).
- * Migrated before it is returned. Fails with a StoreStartupError whose
- * message is one line naming the variable to fix, without credentials.
+ * Migrated before it is returned. Fails with a StoreStartupError or a
+ * MigrationError whose message is one line naming the variable to fix,
+ * without credentials.
  */
 export async function createStore(options: StoreOptions): Promise<Store> {
   if (!options.databaseUrl)

@@ -1,16 +1,18 @@
 import pg from "pg";
-import type { Logger } from "../logger.js";
-import { reasonOf, StoreStartupError, StoreUnreachable } from "./errors.js";
-import { MIGRATION_LOCK_WAIT_MS, migrate } from "./migrate.js";
-import { MIGRATIONS, type Migration } from "./migrations/index.js";
+import { type Migration, migrate } from "../db/migrate.js";
 import {
   awaitSteps,
+  MIGRATION_LOCK_WAIT_MS,
   numbered,
   type SqlDatabase,
   type Statement,
   type Step,
   type Steps,
-} from "./sql.js";
+} from "../db/sql.js";
+import { reasonOf } from "../error-message.js";
+import type { Logger } from "../logger.js";
+import { StoreStartupError, StoreUnreachable } from "./errors.js";
+import { MIGRATIONS } from "./migrations/index.js";
 import { SqlStore } from "./sql-store.js";
 import type { Store } from "./types.js";
 
@@ -69,10 +71,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   const database = new PostgresDatabase(pool);
   try {
-    const applied = await migrate(database, options.migrations ?? MIGRATIONS, {
-      variable: "DATABASE_URL",
-      description: display,
-    });
+    const applied = await migrate(
+      database,
+      { name: "store", migrations: options.migrations ?? MIGRATIONS },
+      { variable: "DATABASE_URL", description: display },
+    );
     if (applied.length > 0) options.logger.info({ store: "postgres", applied }, "store migrated");
   } catch (error) {
     await pool.end().catch(() => {});
@@ -108,7 +111,7 @@ async function execute(on: pg.PoolClient, step: Step): Promise<unknown> {
   return rows;
 }
 
-class PostgresDatabase implements SqlDatabase {
+class PostgresDatabase implements SqlDatabase<"postgres"> {
   readonly dialect = "postgres";
 
   constructor(private readonly pool: pg.Pool) {}

@@ -1,11 +1,12 @@
 import type { z } from "zod";
+import type { SqlDatabase, Statement } from "../db/sql.js";
 import type { Logger } from "../logger.js";
 import { InvalidInput } from "../workflows/errors.js";
 import type { Principal } from "../workflows/run.js";
 import { boundId, boundText, instant, pageSize } from "./bounds.js";
 import { decodeCursor, encodeCursor, type Position, queryKey } from "./cursor.js";
 import { StoreUnavailable } from "./errors.js";
-import { iso, pageStatement, type SqlDatabase, type Statement } from "./sql.js";
+import { iso, pageStatement } from "./page-statement.js";
 import { AuditEvent, type AuditQuery, OwnedRun, type OwnedRunsQuery, type Store } from "./types.js";
 
 interface OwnedRunRow {

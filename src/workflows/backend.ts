@@ -1,3 +1,4 @@
+import type { Message } from "./message.js";
 import type {
   LogLine,
   Principal,
@@ -15,6 +16,9 @@ import type {
  * caller may not see answers exactly like a run that does not exist.
  */
 export type RunAccess = { kind: "all" } | { kind: "own"; owner: Principal };
+
+/** What a caller does with a run: each has its own access (a caller may read every run, cancel its own). */
+export type RunAction = "read" | "cancel";
 
 /**
  * The memory a request's answer may take (src/http/answer-budget.ts): before
@@ -81,9 +85,14 @@ export interface CancelOutcome {
  * that does not exist.
  */
 export interface WorkflowBackend {
-  readonly kind: "local" | "render";
   /** One line for the start banner: what is served, from where. */
   describe(): string;
+  /**
+   * What list_task_runs says of this backend's own way of listing, beyond
+   * what every backend does (its bounds, what it lists without access to
+   * every run); absent when there is nothing to add.
+   */
+  readonly listingNote?: Message;
   listTasks(): Promise<TaskInfo[]>;
   /**
    * The task name a `start_task_run` reference names, without I/O (for

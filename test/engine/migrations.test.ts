@@ -1,8 +1,9 @@
 /** The engine's schema: versioned steps, and an upgrade from a database the previous version wrote. */
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openSqliteStore } from "../../src/store/sqlite.js";
 import { RunNotFound } from "../../src/workflows/errors.js";
-import { MIGRATIONS, migrate } from "../../src/workflows/local/db/migrations.js";
+import { MIGRATIONS, migrateEngine } from "../../src/workflows/local/db/migrations.js";
 import { createLocalBackend } from "../../src/workflows/local/index.js";
 import { ADA, ALL, BOB, FIXTURE_TASKS, finished, own, silent, workspace } from "./helpers.js";
 
@@ -47,6 +48,34 @@ CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id, seq);
 `;
 
 const T = "2026-01-01T00:00:00.000Z";
+
+/**
+ * The engine's own runner before the store's and the engine's schemas shared
+ * one (verbatim, but for reading each step's SQL): by MAX(version), each step
+ * in its own transaction, no lock.
+ */
+function previousEngineRunner(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS engine_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+)`);
+  const applied = db.prepare("SELECT MAX(version) AS version FROM engine_migrations").get() as {
+    version: number | null;
+  };
+  const current = applied.version ?? 0;
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql.sqlite);
+      db.prepare("INSERT INTO engine_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        migration.version,
+        migration.name,
+        T,
+      );
+    })();
+  }
+}
 
 let ws: ReturnType<typeof workspace>;
 beforeEach(() => {
@@ -171,7 +200,7 @@ describe("migrations", () => {
 
   it("from the previous schema: fill in run sizes and callers' totals, and turn on incremental vacuum", async () => {
     const db = new Database(ws.dbPath);
-    migrate(db, MIGRATIONS.slice(0, 4));
+    migrateEngine(db, ws.dbPath, MIGRATIONS.slice(0, 4));
     const run = db.prepare(
       "INSERT INTO runs (id, task, status, input, results, error, root_id, created_at, completed_at, owner_issuer, owner_subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
@@ -224,6 +253,56 @@ describe("migrations", () => {
     }
   });
 
+  it("upgrade a file the previous runner and the store wrote: nothing applied twice, a new version alone", async () => {
+    // As a server of the previous version leaves LOCAL_DB_PATH: the store's tables, then the engine's.
+    const store = await openSqliteStore({ path: ws.dbPath, logger: silent });
+    await store.recordRun({ runId: "trn-recorded", task: "echo", startedBy: ADA });
+    await store.close();
+    const previous = new Database(ws.dbPath);
+    previousEngineRunner(previous);
+    previous.close();
+    const before = new Database(ws.dbPath, { readonly: true });
+    const tables = ["engine_migrations", "store_migrations"].map((table) =>
+      before.prepare(`SELECT version, name, applied_at FROM ${table} ORDER BY version`).all(),
+    );
+    before.close();
+
+    const engine = await ws.open();
+    const run = await finished(engine, (await engine.startRun("echo", ["upgraded"], ADA)).id);
+    expect(run).toMatchObject({ status: "succeeded", results: ["upgraded"] });
+    await ws.close(engine);
+    const reopened = await openSqliteStore({ path: ws.dbPath, logger: silent });
+    expect(await reopened.ownedRun("trn-recorded")).toEqual({
+      runId: "trn-recorded",
+      task: "echo",
+      startedBy: ADA,
+    });
+    await reopened.close();
+
+    const db = new Database(ws.dbPath);
+    try {
+      // The records the previous runners wrote, untouched: no version was applied again.
+      expect(
+        ["engine_migrations", "store_migrations"].map((table) =>
+          db.prepare(`SELECT version, name, applied_at FROM ${table} ORDER BY version`).all(),
+        ),
+      ).toEqual(tables);
+      expect(tables[0]).toEqual(
+        MIGRATIONS.map(({ version, name }) => ({ version, name, applied_at: T })),
+      );
+      const next = {
+        version: MIGRATIONS.length + 1,
+        name: "next",
+        sql: { sqlite: "CREATE TABLE engine_next (id INTEGER)" },
+      };
+      expect(migrateEngine(db, ws.dbPath, [...MIGRATIONS, next])).toEqual([next.version]);
+      expect(migrateEngine(db, ws.dbPath, [...MIGRATIONS, next])).toEqual([]);
+      expect(db.prepare("SELECT COUNT(*) AS n FROM engine_next").get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
   it("apply once: a second start changes nothing", async () => {
     await ws.close(await ws.open());
     await ws.close(await ws.open());
@@ -247,7 +326,7 @@ describe("migrations", () => {
     await expect(
       createLocalBackend({ dbPath: ws.dbPath, tasksModule: FIXTURE_TASKS, logger: silent }),
     ).rejects.toThrow(
-      `LOCAL_DB_PATH: cannot open ${ws.dbPath}: the database was written by a newer version of this server (schema 99, this one knows ${MIGRATIONS.length})`,
+      `LOCAL_DB_PATH: ${ws.dbPath} has engine schema version 99, newer than this server knows (${MIGRATIONS.length}); run a server at least as new as the one that migrated it`,
     );
   });
 });

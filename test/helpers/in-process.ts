@@ -47,7 +47,7 @@ export async function startInProcess(
   });
   const logger = pino({ level: "silent" });
   const store = await createStore({ sqlitePath: config.sqlitePath, logger });
-  const backend = await createLocalBackend({
+  const backend: WorkflowBackend = await createLocalBackend({
     dbPath: config.sqlitePath,
     tasksModule: FIXTURE_TASKS,
     logger,
@@ -55,7 +55,7 @@ export async function startInProcess(
   const verifier = createJwtVerifier({ ...config.auth, issuer: issuer.issuer, logger });
   await verifier.warmUp();
   const limits = await createRateLimits(config.limits, logger);
-  const catalogue = buildCatalogue(tools);
+  const catalogue = buildCatalogue(tools, backend);
   const auditor = createAuditor(store, logger);
   const servers = await Promise.all(
     variants.map(async (endpoint) => {

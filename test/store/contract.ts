@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Migration, MigrationFailed, SchemaTooNew } from "../../src/db/migrate.js";
 import { MAX_ID_CHARS, MAX_PAGE_SIZE, MAX_TEXT_CHARS } from "../../src/store/bounds.js";
-import { MigrationFailed, SchemaTooNew } from "../../src/store/errors.js";
-import { MIGRATIONS, type Migration } from "../../src/store/migrations/index.js";
+import { MIGRATIONS } from "../../src/store/migrations/index.js";
 import type { AuditEvent, OwnedRun, Store } from "../../src/store/types.js";
 import { InvalidCursor, InvalidInput } from "../../src/workflows/errors.js";
 import type { Principal } from "../../src/workflows/run.js";
@@ -478,7 +478,7 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       const failure = open({ migrations: broken });
       await expect(failure).rejects.toBeInstanceOf(MigrationFailed);
       await expect(failure).rejects.toMatchObject({
-        code: "ERR_STORE_MIGRATION_FAILED",
+        code: "ERR_MIGRATION_FAILED",
         message: expect.stringMatching(
           new RegExp(
             `^${db.variable}: migrating ${literal(db.description)} to store schema version 1002 \\(test 1002\\) failed \\(.+\\)$`,
@@ -501,7 +501,7 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       const refusal = open();
       await expect(refusal).rejects.toBeInstanceOf(SchemaTooNew);
       await expect(refusal).rejects.toMatchObject({
-        code: "ERR_STORE_SCHEMA_TOO_NEW",
+        code: "ERR_SCHEMA_TOO_NEW",
         message: `${db.variable}: ${db.description} has store schema version 99, newer than this server knows (${known}); run a server at least as new as the one that migrated it`,
       });
       // Nothing was changed by the refusal.

@@ -1,9 +1,10 @@
 import { createServer } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Migration } from "../../src/db/migrate.js";
 import { createLogger } from "../../src/logger.js";
 import { createStore } from "../../src/store/index.js";
-import { MIGRATIONS, type Migration } from "../../src/store/migrations/index.js";
+import { MIGRATIONS } from "../../src/store/migrations/index.js";
 import { describeUrl, MIGRATION_LOCK, openPostgresStore } from "../../src/store/postgres.js";
 import { type RunningPostgres, startPostgres } from "../helpers/postgres.js";
 import { storeContract } from "./contract.js";

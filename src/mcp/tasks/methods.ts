@@ -18,6 +18,7 @@ import type { Catalogue } from "../catalogue.js";
 import { contextOf, type ServerParts } from "../context.js";
 import { describeRun } from "../format.js";
 import { isWorkflowError, toolResult } from "../results.js";
+import { worded } from "../wording.js";
 import { declaresTasks } from "./capability.js";
 import { detailedTaskOf } from "./task-of-run.js";
 
@@ -105,7 +106,7 @@ function protocolError(error: unknown): ProtocolError {
     const code = error.retryable
       ? ProtocolErrorCode.InternalError
       : ProtocolErrorCode.InvalidParams;
-    return new ProtocolError(code, `Failed to retrieve task: ${error.message}`, {
+    return new ProtocolError(code, `Failed to retrieve task: ${worded(error.parts)}`, {
       code: error.code,
       retryable: error.retryable,
       ...(error.retryAfterSeconds === undefined

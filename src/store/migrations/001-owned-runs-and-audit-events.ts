@@ -1,4 +1,4 @@
-import type { Migration } from "./index.js";
+import type { Migration } from "../../db/migrate.js";
 
 /**
  * Who started which run, and the audit trail. `seq` orders rows recorded at

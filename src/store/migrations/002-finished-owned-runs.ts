@@ -1,4 +1,4 @@
-import type { Migration } from "./index.js";
+import type { Migration } from "../../db/migrate.js";
 
 /**
  * When a run this server started was seen finished: the per-caller bound on

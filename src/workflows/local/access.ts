@@ -1,6 +1,6 @@
-import { ALL_RUNS_SCOPE, type RunAction } from "../../auth/scopes.js";
-import type { RunAccess } from "../backend.js";
+import type { RunAccess, RunAction } from "../backend.js";
 import { RunNotFound } from "../errors.js";
+import { allRunsAccess, message } from "../message.js";
 import type { Principal } from "../run.js";
 
 /** Runs of one caller share this key: issuer and subject, never the client. Unowned runs share "". */
@@ -30,6 +30,6 @@ export function runNotFound(
   return new RunNotFound(
     access.kind === "all"
       ? `No task run with id "${shown}" (list_task_runs shows the runs there are)`
-      : `No task run with id "${shown}" among the runs you started (list_task_runs shows them; runs started by others need ${ALL_RUNS_SCOPE[action]})`,
+      : message`No task run with id "${shown}" among the runs you started (list_task_runs shows them; runs started by others need ${allRunsAccess(action)})`,
   );
 }

@@ -1,6 +1,5 @@
 import type Database from "better-sqlite3";
 import { z } from "zod";
-import type { RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
 import { listQueryDigest } from "../access.js";
 import { tooManyActiveRuns } from "../active-runs.js";
@@ -12,6 +11,7 @@ import type {
   LogsQuery,
   ReadBudget,
   RunAccess,
+  RunAction,
   RunPage,
   WaitOptions,
   WorkflowBackend,
@@ -61,7 +61,6 @@ export interface EngineParts {
  * before the first attempt starts; retention then deletes old finished runs.
  */
 export class LocalEngine implements WorkflowBackend {
-  readonly kind = "local";
   private readonly db: Database.Database;
   private readonly tasks: Map<string, RegisteredTask>;
   private readonly changes: RunChanges;

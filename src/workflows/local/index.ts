@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import type Database from "better-sqlite3";
+import { MigrationError } from "../../db/migrate.js";
 import type { Logger } from "../../logger.js";
 import { openDatabase } from "./db/open.js";
 import { LocalEngine } from "./engine.js";
@@ -62,6 +63,8 @@ export async function createLocalBackend({
   try {
     db = openDatabase(dbPath);
   } catch (error) {
+    // A migration's error names LOCAL_DB_PATH and the file itself.
+    if (error instanceof MigrationError) throw error;
     throw new Error(`LOCAL_DB_PATH: cannot open ${dbPath}: ${(error as Error).message}`);
   }
   const source = tasksModule ? ` from ${basename(tasksModule)}` : "";

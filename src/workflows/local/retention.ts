@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS } from "../../db/sqlite.js";
 import type { Logger } from "../../logger.js";
-import { BUSY_TIMEOUT_MS } from "./db/open.js";
 import {
   type BatchLimits,
   type Deleted,
@@ -11,17 +11,17 @@ import {
 const DAY_MS = 86_400_000;
 
 /** What one batch deletes at most: short enough that requests waiting behind it do not notice. */
-export const RETENTION_BATCH: BatchLimits = { runs: 200, logLines: 1_000, bytes: 16 * 1024 * 1024 };
+const RETENTION_BATCH: BatchLimits = { runs: 200, logLines: 1_000, bytes: 16 * 1024 * 1024 };
 
 /** Batches one pass runs at most; when it stops there, the next pass starts at once. */
-export const RETENTION_BATCHES_PER_PASS = 100;
+const RETENTION_BATCHES_PER_PASS = 100;
 
 /** Pages one step of incremental vacuum moves (4 MB of 4 KB pages), and steps per pass. */
 const VACUUM_PAGES_PER_STEP = 1_024;
 const VACUUM_STEPS_PER_PASS = 256;
 
 /** How often retention looks: a quarter of the retention period, between 1 s and an hour. */
-export const retentionIntervalMs = (days: number): number =>
+const retentionIntervalMs = (days: number): number =>
   Math.min(3_600_000, Math.max(1_000, (days * DAY_MS) / 4));
 
 /**

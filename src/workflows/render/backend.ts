@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ALL_RUNS_SCOPE, type RunAction } from "../../auth/scopes.js";
 import type { Logger } from "../../logger.js";
 import { listQueryDigest, reaches } from "../access.js";
 import { DEFAULT_MAX_ACTIVE_RUNS } from "../active-runs.js";
@@ -12,10 +11,12 @@ import type {
   LogsQuery,
   ReadBudget,
   RunAccess,
+  RunAction,
   RunPage,
   WaitOptions,
   WorkflowBackend,
 } from "../backend.js";
+import { mapLimit, SingleFlight } from "../concurrency.js";
 import {
   BackendUnavailable,
   InputTooLarge,
@@ -24,6 +25,11 @@ import {
   RunNotFound,
   UnknownTask,
 } from "../errors.js";
+import { allRunsAccess, message } from "../message.js";
+import { ActiveRunsBound } from "../owners/active-runs-bound.js";
+import { listOwnedRuns } from "../owners/owned-runs.js";
+import type { RunOwners } from "../owners/run-owners.js";
+import { RunSummaries } from "../owners/run-summaries.js";
 import {
   isTerminal,
   MAX_INPUT_BYTES,
@@ -34,20 +40,16 @@ import {
   type TaskRunSummary,
   toSummary,
 } from "../run.js";
-import { ActiveRuns } from "./active-runs.js";
-import { mapLimit, SingleFlight } from "./concurrency.js";
 import { encodeCursor, listCursorFor } from "./cursor.js";
 import { followRunEvents } from "./events.js";
 import { type FollowLimits, RunFollowers } from "./followers.js";
 import type { Query, RenderHttp } from "./http.js";
-import { MAX_RUN_PAGES, RENDER_RUN_PAGE_SIZE } from "./list-bounds.js";
+import { MAX_RUN_PAGES, RENDER_LISTING_NOTE, RENDER_RUN_PAGE_SIZE } from "./listing-note.js";
 import { fetchRunLogs } from "./logs.js";
 import { toTaskRun } from "./map.js";
-import { listOwnedRuns } from "./own-runs.js";
-import type { RunOwners } from "./ownership.js";
 import { pages } from "./pages.js";
 import { RenderRun, RenderRunDetails, RenderRunList, Task, TaskList } from "./schemas.js";
-import { RunSummaries } from "./summaries.js";
+import { fetchRenderSummaries } from "./summaries.js";
 import { parseTaskRef, taskNameIn } from "./task-ref.js";
 import { waitForRun } from "./wait.js";
 import type { ServedWorkflow } from "./workflow.js";
@@ -67,7 +69,7 @@ const RECORD_ATTEMPTS = 2;
  * exactly like a run that does not exist.
  */
 export class RenderBackend implements WorkflowBackend {
-  readonly kind = "render" as const;
+  readonly listingNote = RENDER_LISTING_NOTE;
   /** Task id → name; null for a task of another workflow. Ids never change meaning. */
   readonly #taskNames = new Map<string, string | null>();
   #tasks?: { at: number; list: Task[] };
@@ -75,7 +77,7 @@ export class RenderBackend implements WorkflowBackend {
   readonly #taskListing = new SingleFlight<"tasks", Task[]>();
   readonly #followers: RunFollowers;
   readonly #summaries: RunSummaries;
-  readonly #active: ActiveRuns;
+  readonly #active: ActiveRunsBound;
 
   constructor(
     private readonly http: RenderHttp,
@@ -93,16 +95,18 @@ export class RenderBackend implements WorkflowBackend {
       },
       follow,
     );
-    this.#summaries = new RunSummaries({
-      http,
-      workflowQuery: this.workflowQuery(),
-      summarize: (run) => this.summarize(run),
-      readOne: async (id) => {
-        const run = await this.readRun(id);
-        return run && toSummary(run);
-      },
-    });
-    this.#active = new ActiveRuns(owners, this.#summaries, maxActiveRunsPerCaller);
+    this.#summaries = new RunSummaries(
+      fetchRenderSummaries({
+        http,
+        workflowQuery: this.workflowQuery(),
+        summarize: (run) => this.summarize(run),
+        readOne: async (id) => {
+          const run = await this.readRun(id);
+          return run && toSummary(run);
+        },
+      }),
+    );
+    this.#active = new ActiveRunsBound(owners, this.#summaries, maxActiveRunsPerCaller);
   }
 
   describe(): string {
@@ -162,7 +166,7 @@ export class RenderBackend implements WorkflowBackend {
     if (query.access.kind === "own") {
       if (ref?.version) {
         throw new InvalidInput(
-          `Your own runs are listed by task name, every version together: filter by ${ref.label} without :${ref.version} (Render's version filter needs ${ALL_RUNS_SCOPE.read})`,
+          message`Your own runs are listed by task name, every version together: filter by ${ref.label} without :${ref.version} (Render's version filter needs ${allRunsAccess("read")})`,
         );
       }
       return listOwnedRuns(this.owners, this.#summaries, {
@@ -330,11 +334,12 @@ export class RenderBackend implements WorkflowBackend {
         `No task run with that id in workflow ${this.workflow.slug} (run ids look like trn-…)`,
       );
     }
-    const wider =
+    const where = `No task run ${id} in workflow ${this.workflow.slug}`;
+    return new RunNotFound(
       access.kind === "own"
-        ? ` that you started (runs started by others, or outside this server, need ${ALL_RUNS_SCOPE[purpose]})`
-        : "";
-    return new RunNotFound(`No task run ${id} in workflow ${this.workflow.slug}${wider}`);
+        ? message`${where} that you started (runs started by others, or outside this server, need ${allRunsAccess(purpose)})`
+        : where,
+    );
   }
 
   /**
@@ -369,10 +374,11 @@ export class RenderBackend implements WorkflowBackend {
           return false;
         },
       );
+    const unrecorded = `Render started run ${runId}, but this server could not record that you started it (its database failed)`;
     throw new BackendUnavailable(
       cancelled
-        ? `Render started run ${runId}, but this server could not record that you started it (its database failed), so the run was cancelled; try again later`
-        : `Render started run ${runId}, but this server could not record that you started it (its database failed), and cancelling the run failed too: it may still run, visible only with ${ALL_RUNS_SCOPE.read}; try again later`,
+        ? `${unrecorded}, so the run was cancelled; try again later`
+        : message`${unrecorded}, and cancelling the run failed too: it may still run, visible only with ${allRunsAccess("read")}; try again later`,
     );
   }
 

@@ -3,6 +3,7 @@ import { decodeOpaque, encodeOpaque } from "../../opaque-cursor.js";
 import { listQueryDigest } from "../access.js";
 import type { ListRunsQuery } from "../backend.js";
 import { InvalidCursor } from "../errors.js";
+import { OwnedRunsCursor } from "../owners/owned-runs.js";
 
 /**
  * Opaque page cursors: base64url JSON carrying where the next page starts
@@ -16,27 +17,16 @@ import { InvalidCursor } from "../errors.js";
  */
 
 /** Every run of the workflow (`:all` access), paged by Render's cursor. */
-export const RunsCursor = z.object({
+const RunsCursor = z.object({
   kind: z.literal("runs"),
   /** Render's cursor of the last item already looked at. */
   after: z.string().min(1),
   query: z.string(),
 });
-export type RunsCursor = z.infer<typeof RunsCursor>;
 
-/** The caller's own runs, paged through the ownership store. */
-export const OwnedRunsCursor = z.object({
-  kind: z.literal("owned"),
-  /** The store's cursor of the page holding `after` (absent: the first page). */
-  page: z.string().min(1).optional(),
-  /** The last run already looked at. */
-  after: z.string().min(1),
-  query: z.string(),
-});
-export type OwnedRunsCursor = z.infer<typeof OwnedRunsCursor>;
-
-export const ListCursor = z.discriminatedUnion("kind", [RunsCursor, OwnedRunsCursor]);
-export type ListCursor = z.infer<typeof ListCursor>;
+/** Every run (RunsCursor), or the caller's own runs, paged through the ownership store. */
+const ListCursor = z.discriminatedUnion("kind", [RunsCursor, OwnedRunsCursor]);
+type ListCursor = z.infer<typeof ListCursor>;
 
 export const LogsCursor = z.object({
   kind: z.literal("logs"),

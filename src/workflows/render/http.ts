@@ -3,13 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import type { Logger } from "../../logger.js";
 import { noteAnswerSize } from "../answer-size.js";
-import {
-  BackendForbidden,
-  BackendUnavailable,
-  InputTooLarge,
-  InvalidInput,
-  type WorkflowError,
-} from "../errors.js";
+import { BackendForbidden, BackendUnavailable, InputTooLarge, InvalidInput } from "../errors.js";
 import { RequestBudget, type RequestKind } from "./budget.js";
 import { ErrorBody } from "./schemas.js";
 
@@ -36,7 +30,7 @@ export interface RequestOptions<T> {
   /** Validates the 2xx body; absent: the body is ignored (204). */
   schema?: z.ZodType<T>;
   /** The error for a 404 on this request; absent: Render's API is reported as broken. */
-  notFound?: (message: string) => WorkflowError;
+  notFound?: (message: string) => Error;
 }
 
 const BACKOFF_BASE_MS = 250;
@@ -218,7 +212,7 @@ export class RenderHttp {
     message: string,
     label: string,
     options: RequestOptions<unknown>,
-  ): WorkflowError {
+  ): Error {
     const detail = message ? `: ${message}` : "";
     switch (status) {
       case 401:

@@ -2,11 +2,11 @@ import { isLoopbackUrl } from "../../http/loopback.js";
 import type { Logger } from "../../logger.js";
 import type { RunOwnership } from "../../store/types.js";
 import type { WorkflowBackend } from "../backend.js";
+import { RunOwners } from "../owners/run-owners.js";
 import { RenderBackend } from "./backend.js";
 import { type BudgetOptions, DEFAULT_BUDGET, RequestBudget } from "./budget.js";
 import { DEFAULT_FOLLOW_LIMITS, type FollowLimits } from "./followers.js";
 import { DEFAULT_HTTP_OPTIONS, type HttpOptions, RenderHttp } from "./http.js";
-import { RunOwners } from "./ownership.js";
 import { resolveWorkflow } from "./workflow.js";
 
 export interface RenderBackendOptions {

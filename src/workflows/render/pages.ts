@@ -1,5 +1,4 @@
 import type { z } from "zod";
-import type { WorkflowError } from "../errors.js";
 import type { Query, RenderHttp } from "./http.js";
 
 export interface Page<T> {
@@ -22,7 +21,7 @@ export async function* pages<T extends { cursor: string }>(
     limit: number;
     maxPages: number;
     after?: string;
-    notFound?: (message: string) => WorkflowError;
+    notFound?: (message: string) => Error;
   },
 ): AsyncGenerator<Page<T>> {
   let cursor = options.after;

@@ -12,8 +12,8 @@ export type ServedWorkflow =
 const WORKFLOW_ID = /^wfl-[A-Za-z0-9]+$/;
 
 /** A 404 from /workflows itself: the API has no such endpoint. */
-class NoWorkflowsEndpoint extends WorkflowError {}
-class NoSuchWorkflow extends WorkflowError {}
+class NoWorkflowsEndpoint extends Error {}
+class NoSuchWorkflow extends Error {}
 
 /**
  * Finds RENDER_WORKFLOW (an id `wfl-…` or a slug) among the workflows the key

@@ -1,4 +1,6 @@
 import type Database from "better-sqlite3";
+import { type Migration, migrateNow } from "../../../db/migrate.js";
+import { SqliteDatabase } from "../../../db/sqlite.js";
 
 /**
  * The engine's schema, one ordered step at a time; `engine_migrations` records
@@ -6,18 +8,13 @@ import type Database from "better-sqlite3";
  * the same file, so nothing here touches tables it does not own. Append new
  * steps; never edit one that has shipped.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-export const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration<"sqlite">[] = [
   {
     version: 1,
     name: "runs, attempts and logs",
     // The schema the engine had before migrations, verbatim: a database it wrote upgrades from here.
-    sql: `
+    sql: {
+      sqlite: `
 CREATE TABLE IF NOT EXISTS runs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL UNIQUE,
@@ -55,23 +52,27 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id, seq);
 `,
+    },
   },
   {
     version: 2,
     name: "who started each run",
     // Runs from before have no owner: only callers who see every run see them.
-    sql: `
+    sql: {
+      sqlite: `
 ALTER TABLE runs ADD COLUMN owner_issuer TEXT;
 ALTER TABLE runs ADD COLUMN owner_subject TEXT;
 ALTER TABLE runs ADD COLUMN owner_client_id TEXT;
 ALTER TABLE runs ADD COLUMN started_by_at TEXT;
 CREATE INDEX runs_by_owner ON runs (owner_issuer, owner_subject, seq);
 `,
+    },
   },
   {
     version: 3,
     name: "subtask depth",
-    sql: `
+    sql: {
+      sqlite: `
 ALTER TABLE runs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
 WITH RECURSIVE tree (id, depth) AS (
   SELECT id, 0 FROM runs WHERE parent_id IS NULL
@@ -81,18 +82,21 @@ WITH RECURSIVE tree (id, depth) AS (
 UPDATE runs SET depth = (SELECT depth FROM tree WHERE tree.id = runs.id)
 WHERE parent_id IS NOT NULL AND id IN (SELECT id FROM tree);
 `,
+    },
   },
   {
     version: 4,
     name: "why each attempt runs, and when",
     // reason: first | retry (counts against the retry budget) | rerun (after an interruption; does not).
     // available_at: when a retry's backoff ends, so a restart keeps it. Results live on the run only.
-    sql: `
+    sql: {
+      sqlite: `
 ALTER TABLE attempts ADD COLUMN reason TEXT NOT NULL DEFAULT 'first';
 UPDATE attempts SET reason = 'retry' WHERE attempt > 1;
 ALTER TABLE attempts ADD COLUMN available_at TEXT;
 ALTER TABLE attempts DROP COLUMN results;
 `,
+    },
   },
   {
     version: 5,
@@ -105,7 +109,8 @@ ALTER TABLE attempts DROP COLUMN results;
     // in runs_owner_and_sizes_by_id alone: reading those columns from the row would walk its
     // overflow pages. Unowned runs (from before owners were recorded) count for no one. The
     // unfinished roots of each owner are counted for MAX_ACTIVE_RUNS_PER_CALLER at every start.
-    sql: `
+    sql: {
+      sqlite: `
 ALTER TABLE runs ADD COLUMN input_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN result_bytes INTEGER NOT NULL DEFAULT 0;
 UPDATE runs SET
@@ -171,38 +176,21 @@ BEGIN
     (SELECT owner_issuer, owner_subject FROM runs INDEXED BY runs_owner_and_sizes_by_id WHERE id = OLD.run_id);
 END;
 `,
+    },
   },
 ];
 
-/** Applies the steps not yet applied, each in its own transaction. */
-export function migrate(
+/**
+ * Brings the engine's tables in the file at `path` (LOCAL_DB_PATH) to
+ * `migrations` (tests stop short of the newest); returns the versions applied.
+ */
+export const migrateEngine = (
   db: Database.Database,
-  migrations: readonly Migration[] = MIGRATIONS,
-): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS engine_migrations (
-  version INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  applied_at TEXT NOT NULL
-)`);
-  const applied = db.prepare("SELECT MAX(version) AS version FROM engine_migrations").get() as {
-    version: number | null;
-  };
-  const current = applied.version ?? 0;
-  const latest = migrations.at(-1)?.version ?? 0;
-  if (current > latest) {
-    throw new Error(
-      `the database was written by a newer version of this server (schema ${current}, this one knows ${latest})`,
-    );
-  }
-  for (const migration of migrations) {
-    if (migration.version <= current) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.prepare("INSERT INTO engine_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        migration.version,
-        migration.name,
-        new Date().toISOString(),
-      );
-    })();
-  }
-}
+  path: string,
+  migrations: readonly Migration<"sqlite">[] = MIGRATIONS,
+): number[] =>
+  migrateNow(
+    new SqliteDatabase(db),
+    { name: "engine", migrations },
+    { variable: "LOCAL_DB_PATH", description: path },
+  );

@@ -1,8 +1,6 @@
 import Database from "better-sqlite3";
-import { migrate } from "./migrations.js";
-
-/** How long a write waits for another connection's (the store's, another process's). */
-export const BUSY_TIMEOUT_MS = 5_000;
+import { BUSY_TIMEOUT_MS } from "../../../db/sqlite.js";
+import { migrateEngine } from "./migrations.js";
 
 /** PRAGMA auto_vacuum's value for INCREMENTAL. */
 const INCREMENTAL = 2;
@@ -23,7 +21,7 @@ export function openDatabase(path: string): Database.Database {
     // A file that already had tables (written before, or by the store, which opens it first)
     // switches only by being rebuilt: once, then it stays incremental.
     if (db.pragma("auto_vacuum", { simple: true }) !== INCREMENTAL) db.exec("VACUUM");
-    migrate(db);
+    migrateEngine(db, path);
     return db;
   } catch (error) {
     db.close();

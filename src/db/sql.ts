@@ -1,10 +1,8 @@
-import type { Position } from "./cursor.js";
-
 /**
- * What the two databases share: statements are written once, with `?`
- * placeholders, and run by either. The only dialect difference in them is
- * placeholder syntax, which `numbered` converts for PostgreSQL; the schema
- * itself differs and lives in the migrations, per dialect.
+ * What SQLite and PostgreSQL share here: statements are written once, with
+ * `?` placeholders, and run by either. The only dialect difference in them is
+ * placeholder syntax, which `numbered` converts for PostgreSQL; schemas
+ * differ, and live in each schema's migrations, per dialect.
  */
 
 export type Dialect = "sqlite" | "postgres";
@@ -89,11 +87,14 @@ export async function awaitSteps<T>(
   return next.value;
 }
 
-/** One database, as the store and its migrations use it. */
-export interface SqlDatabase extends SqlRunner {
-  readonly dialect: Dialect;
+/** How long a database waits for another instance's migrations before giving up. */
+export const MIGRATION_LOCK_WAIT_MS = 30_000;
+
+/** One database, as the store and the migration runner use it. */
+export interface SqlDatabase<D extends Dialect = Dialect> extends SqlRunner {
+  readonly dialect: D;
   /**
-   * Runs `steps` in one transaction that holds the store's migration lock
+   * Runs `steps` in one transaction that holds the migration lock
    * (SQLite: BEGIN IMMEDIATE, PostgreSQL: a transaction-scoped advisory lock),
    * so two instances starting at once take turns. Commits when the steps
    * return, rolls back when they throw. SQLite runs them synchronously: it
@@ -105,40 +106,4 @@ export interface SqlDatabase extends SqlRunner {
   /** Whether a failure may pass if retried (connection lost, timeout, busy), rather than being a bug. */
   transient(error: unknown): boolean;
   close(): Promise<void>;
-}
-
-/** A time as SQLite (ISO text) or pg (Date, for timestamptz) returns it, as ISO 8601 UTC. */
-export const iso = (value: string | Date): string => new Date(value).toISOString();
-
-export interface PageQuery {
-  /** Columns to read; `seq` and the time column are added. */
-  columns: string;
-  from: string;
-  /** The column pages are ordered by, newest first (then by `seq`). */
-  time: string;
-  /** Conditions, each with its one value; an undefined value leaves the condition out. */
-  where: readonly (readonly [sql: string, value: SqlValue | undefined])[];
-  after?: Position;
-  /** Rows to read: one more than the page holds, to know whether another page follows. */
-  limit: number;
-}
-
-/** A keyset page, newest first: filters and position in the query, so pages stay full. */
-export function pageStatement(query: PageQuery): Statement {
-  const conditions: string[] = [];
-  const values: SqlValue[] = [];
-  for (const [sql, value] of query.where) {
-    if (value === undefined) continue;
-    conditions.push(sql);
-    values.push(value);
-  }
-  if (query.after) {
-    conditions.push(`(${query.time}, seq) < (?, ?)`);
-    values.push(query.after.at, query.after.seq);
-  }
-  const where = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
-  return {
-    text: `SELECT ${query.columns}, ${query.time}, seq FROM ${query.from}${where} ORDER BY ${query.time} DESC, seq DESC LIMIT ?`,
-    values: [...values, query.limit],
-  };
 }

@@ -1,22 +1,23 @@
 import { tooManyActiveRuns } from "../active-runs.js";
 import { isTerminal, type Principal } from "../run.js";
-import type { RunOwners } from "./ownership.js";
-import type { RunSummaries } from "./summaries.js";
+import type { RunOwners } from "./run-owners.js";
+import type { RunSummaries } from "./run-summaries.js";
 
 /** Unmarked records looked at beyond the bound, so a backlog of finished ones clears in a few starts. */
 const EXAMINED_BEYOND_LIMIT = 40;
 
 /**
- * MAX_ACTIVE_RUNS_PER_CALLER on Render, whose runs carry no owner: the
- * caller's unfinished runs are its records not yet seen finished, plus its
- * starts under way on this instance (counted before anything is awaited, so
- * concurrent starts here cannot pass the check together; starts on other
- * instances at the very same moment can each pass it once). Render is asked
- * about the records only when there are enough of them to reach the bound (a
- * caller below it costs one store query), and those it reports finished are
- * marked, so each is asked about once.
+ * MAX_ACTIVE_RUNS_PER_CALLER for a backend whose runs carry no owner
+ * (Render): the caller's unfinished runs are its records not yet seen
+ * finished, plus its starts under way on this instance (counted before
+ * anything is awaited, so concurrent starts here cannot pass the check
+ * together; starts on other instances at the very same moment can each pass
+ * it once). The backend is asked about the records only when there are
+ * enough of them to reach the bound (a caller below it costs one store
+ * query), and those it reports finished are marked, so each is asked about
+ * once.
  */
-export class ActiveRuns {
+export class ActiveRunsBound {
   /** Starts under way on this instance, per caller (absent: none). */
   readonly #starting = new Map<string, number>();
 
@@ -49,7 +50,7 @@ export class ActiveRuns {
     const ids = await this.owners.unfinished(owner, room + EXAMINED_BEYOND_LIMIT);
     if (ids.length < room) return;
     const states = await this.summaries.of(ids);
-    // A run Render no longer has (past its retention) has finished too.
+    // A run the backend no longer has (past its retention) has finished too.
     const finished = ids.filter((id) => {
       const state = states.get(id);
       return !state || isTerminal(state.status);

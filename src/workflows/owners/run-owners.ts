@@ -1,16 +1,16 @@
 import type { Logger } from "../../logger.js";
 import type { OwnedRun, RunOwnership } from "../../store/types.js";
 import { BackendUnavailable } from "../errors.js";
+import { Lru } from "../lru.js";
 import type { Principal, StartedBy } from "../run.js";
-import { Lru } from "./lru.js";
 
 /** Owners remembered per instance; a record never changes once written, so none goes stale. */
 const KNOWN_OWNERS = 10_000;
 
 /**
- * Who started which run, for a backend whose runs carry no owner: the
- * shared store (every instance sees the same records), read through a cache
- * of the records found. A run's owner is its root run's: subtask runs
+ * Who started which run, for a backend whose runs carry no owner (Render):
+ * the shared store (every instance sees the same records), read through a
+ * cache of the records found. A run's owner is its root run's: subtask runs
  * inherit it. A store failure is BackendUnavailable, never "no owner".
  */
 export class RunOwners {

@@ -1,11 +1,14 @@
+import { z } from "zod";
+import { encodeOpaque } from "../../opaque-cursor.js";
 import type { OwnedRun } from "../../store/types.js";
 import type { RunPage } from "../backend.js";
 import { InvalidCursor } from "../errors.js";
 import type { Principal, TaskRunStatus, TaskRunSummary } from "../run.js";
-import { encodeCursor, type OwnedRunsCursor } from "./cursor.js";
-import { MAX_OWNED_SCANNED } from "./list-bounds.js";
-import type { RunOwners } from "./ownership.js";
-import type { RunSummaries } from "./summaries.js";
+import type { RunOwners } from "./run-owners.js";
+import type { RunSummaries } from "./run-summaries.js";
+
+/** Of the caller's own runs, at most this many are looked at per call while filtering by status. */
+export const MAX_OWNED_SCANNED = 500;
 
 /** Records read from the store at a time (a local query, cheap next to Render's). */
 const STORE_PAGE = 100;
@@ -13,6 +16,20 @@ const STORE_PAGE = 100;
 const STATUS_BATCH = 25;
 /** Store pages searched for a cursor's run, which runs started since push down the first page. */
 const MAX_SEEK_PAGES = 10;
+
+/**
+ * Where the next page of the caller's own runs starts, and the digest of the
+ * query it was issued for (the backend checks it, with its other cursors).
+ */
+export const OwnedRunsCursor = z.object({
+  kind: z.literal("owned"),
+  /** The store's cursor of the page holding `after` (absent: the first page). */
+  page: z.string().min(1).optional(),
+  /** The last run already looked at. */
+  after: z.string().min(1),
+  query: z.string(),
+});
+export type OwnedRunsCursor = z.infer<typeof OwnedRunsCursor>;
 
 export interface OwnedRunsQuery {
   owner: Principal;
@@ -33,8 +50,8 @@ interface Position {
 
 /**
  * One page of the runs the caller started, newest first. The store selects
- * them (by owner and task, in its query); Render is asked only for their
- * current state, for the runs the page shows. Without a status filter a page
+ * them (by owner and task, in its query); the backend is asked only for
+ * their current state, for the runs the page shows. Without a status filter a page
  * is full unless Render no longer has some of the runs; with one, at most
  * MAX_OWNED_SCANNED runs are looked at, so a page can hold fewer than
  * `limit` while a cursor is still returned.
@@ -70,7 +87,7 @@ export async function listOwnedRuns(
       scanned++;
       last = position;
       const state = states.get(position.record.runId);
-      // A run Render no longer has (past its retention) is left out.
+      // A run the backend no longer has (past its retention) is left out.
       if (!state || (query.status && !query.status.has(state.status))) continue;
       runs.push({ ...state, startedBy: position.record.startedBy });
     }
@@ -84,7 +101,7 @@ export async function listOwnedRuns(
     after: last.record.runId,
     query: query.digest,
   };
-  return { runs, nextCursor: encodeCursor(cursor) };
+  return { runs, nextCursor: encodeOpaque(cursor) };
 }
 
 /** The caller's records from the cursor's position on, each with the page it is on. */
