@@ -468,7 +468,7 @@ describe("(c) cancelling running attempts keeps the OS thread count within the p
       if (typeof r === "string") throw new Error(`${name}: ${r}`);
       return r as { run: TaskRun };
     };
-    for (let i = 0; i < 3; i++) await call("whoami", {});
+    for (let i = 0; i < 6; i++) await call("whoami", {}, i % 2);
     await sleep(100);
     const baseline = sampleProcess(pid).threads;
 

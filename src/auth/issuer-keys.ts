@@ -148,7 +148,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
           jwksUrl: url,
           reason,
           failures: jwksBackoff.failures,
-          retryInSeconds: retryIn / 1000,
+          retryInSeconds: tenths(retryIn),
           keysCached: loadedAt !== undefined,
         },
         "issuer JWKS fetch failed",
@@ -195,7 +195,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
             issuer: options.issuer,
             reason: lastDiscoveryFailure,
             failures: discoveryBackoff.failures,
-            retryInSeconds: retryIn / 1000,
+            retryInSeconds: tenths(retryIn),
           },
           "issuer metadata discovery failed",
         );
@@ -297,3 +297,6 @@ async function readBounded(res: Response, limit: number): Promise<string> {
   }
   return Buffer.concat(chunks).toString("utf8");
 }
+
+/** Milliseconds as seconds to a tenth: the time a failure took to log does not show as 0.999. */
+const tenths = (ms: number) => Math.round(ms / 100) / 10;
