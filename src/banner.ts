@@ -16,9 +16,11 @@ export interface BannerFacts {
 
 /** What a person starting the server needs to know, on stderr beside the JSON logs. */
 export function banner(config: Config, facts: BannerFacts): string {
+  // The first line is the URL to give an MCP client (not the address bound, 0.0.0.0 say).
   const lines = [
-    `workflows-mcp ${facts.version} listening on ${facts.listening}`,
-    `  MCP endpoint          ${config.resource}   (MCP 2026-07-28; 2025-11-25 and 2025-06-18 clients too)`,
+    `workflows-mcp ${facts.version}: connect MCP clients to ${config.resource}`,
+    `  Protocol              MCP 2026-07-28; 2025-11-25 and 2025-06-18 clients too`,
+    `  Listening on          ${facts.listening}${config.loopbackResources ? "   (localhost, 127.0.0.1 and [::1] each answered as itself)" : ""}`,
     `  Resource metadata     ${facts.resourceMetadataUrl}`,
     `  Authorization server  ${facts.issuer}${facts.devAuthorizationServer ? "  (embedded development server: in-memory, loopback only, never in production)" : ""}`,
     `  Issuer keys           ${facts.health.ready ? "loaded" : `not loaded yet: /healthz answers 503 until they are (${facts.health.detail})`}`,

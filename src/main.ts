@@ -43,6 +43,7 @@ async function authorizationServer(
     port: config.auth.devPort,
     accessTokenTtlSeconds: config.auth.devAccessTokenTtl,
     resource: config.resource,
+    ...(config.loopbackResources ? { resources: config.loopbackResources } : {}),
     taskNames,
     logger,
   }).catch((error: unknown) =>
@@ -146,7 +147,7 @@ async function main() {
   process.stderr.write(
     banner(config, {
       version,
-      listening: `http://${config.host}:${port}`,
+      listening: `${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
       issuer,
       devAuthorizationServer: devServer !== undefined,
       backend: backend.describe(),

@@ -5,6 +5,7 @@ import { boundedText } from "../http/bounded.js";
 import type { Logger } from "../logger.js";
 import { bearerChallenge } from "./challenge.js";
 import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailable, TokenRejected } from "./errors.js";
+import { checkLoopbackAudience } from "./loopback-resource.js";
 import { DEFAULT_SCOPES } from "./scopes.js";
 
 export interface BearerOptions {
@@ -24,7 +25,6 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  * when a call needs it (step-up), never for the whole catalogue up front.
  */
 export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
-  const challenge = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
   const refuse = (res: Response, outcome: string, reason?: string) => {
     res.locals.authDecision = outcome;
     if (reason) res.locals.authReason = reason;
@@ -37,6 +37,9 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
   };
 
   return async (req: Request, res: Response, next: NextFunction) => {
+    // In development, the loopback name the request used (loopback-resource.ts).
+    const metadataUrl: string = res.locals.resourceMetadataUrl ?? resourceMetadataUrl;
+    const challenge = { resourceMetadata: metadataUrl, scope: DEFAULT_SCOPES };
     const header = req.headers.authorization;
     if (!header) {
       refuse(res, "no_token");
@@ -52,8 +55,10 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
       if (!token) {
         throw new TokenRejected("malformed", "Authorization header must be `Bearer <token>`");
       }
+      const auth = await verifier.verifyAccessToken(token);
+      checkLoopbackAudience(res, auth);
       // The SDK's own scope challenges point clients at the same metadata.
-      req.auth = { ...(await verifier.verifyAccessToken(token)), resourceMetadataUrl };
+      req.auth = { ...auth, resourceMetadataUrl: metadataUrl };
       res.locals.authDecision = "authenticated";
       next();
     } catch (error) {

@@ -105,7 +105,8 @@ export function scopeGate(options: GateOptions) {
       res.set(
         "WWW-Authenticate",
         bearerChallenge({
-          resourceMetadata: options.resourceMetadataUrl,
+          // In development, the loopback name the request used (auth/loopback-resource.ts).
+          resourceMetadata: res.locals.resourceMetadataUrl ?? options.resourceMetadataUrl,
           scope: decision.challenge,
           error: "insufficient_scope",
           description,
