@@ -11,6 +11,8 @@ export interface BannerFacts {
   store: string;
   limits: string;
   health: VerifierHealth;
+  /** Why the issuer's keys could not be fetched yet, and the setting to check. */
+  keysFailure?: string | undefined;
   resourceMetadataUrl: string;
 }
 
@@ -23,7 +25,7 @@ export function banner(config: Config, facts: BannerFacts): string {
     `  Listening on          ${facts.listening}${config.loopbackResources ? "   (localhost, 127.0.0.1 and [::1] each answered as itself)" : ""}`,
     `  Resource metadata     ${facts.resourceMetadataUrl}`,
     `  Authorization server  ${facts.issuer}${facts.devAuthorizationServer ? "  (embedded development server: in-memory, loopback only, never in production)" : ""}`,
-    `  Issuer keys           ${facts.health.ready ? "loaded" : `not loaded yet: /healthz answers 503 until they are (${facts.health.detail})`}`,
+    `  Issuer keys           ${facts.health.ready ? "loaded" : `not loaded yet: /healthz answers 503 until they are (${facts.keysFailure ?? facts.health.detail})`}`,
     `  Workflows             ${facts.backend}`,
     `  Owners and audit      ${facts.store}`,
     `  Limits                ${facts.limits}`,

@@ -13,6 +13,7 @@ import { errorMessage } from "./error-message.js";
 import { createRateLimits } from "./http/rate-limit.js";
 import { createLogger, type Logger } from "./logger.js";
 import { buildCatalogue } from "./mcp/catalogue.js";
+import { checkSqliteBinding } from "./sqlite-binding.js";
 import { createStore } from "./store/index.js";
 import { createBackend } from "./workflows/create.js";
 
@@ -46,12 +47,19 @@ async function authorizationServer(
     ...(config.loopbackResources ? { resources: config.loopbackResources } : {}),
     taskNames,
     logger,
-  }).catch((error: unknown) =>
-    refuseToStart([
-      `AUTH_DEV_PORT: the development authorization server did not start (${errorMessage(error)})`,
-    ]),
-  );
+  }).catch((error: unknown) => refuseToStart([devServerFailure(config, error)]));
   return { issuer: devServer.issuer, devServer };
+}
+
+/** Why the development authorization server did not start, and how to change its port. */
+function devServerFailure(config: Config, error: unknown): string {
+  if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") {
+    return `AUTH_DEV_PORT: the development authorization server did not start (${errorMessage(error)})`;
+  }
+  const port = config.auth.devPort;
+  return process.env.AUTH_DEV_PORT === undefined
+    ? `AUTH_DEV_PORT: port ${port} on 127.0.0.1 is already in use. The development authorization server's port defaults to PORT + 1 (${config.port} + 1): set AUTH_DEV_PORT to a free port, or PORT to a port whose next one is free too`
+    : `AUTH_DEV_PORT: port ${port} on 127.0.0.1 is already in use: set AUTH_DEV_PORT to a free port (or leave it unset for PORT + 1)`;
 }
 
 /**
@@ -80,7 +88,9 @@ async function main() {
     server.once("listening", resolve);
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") {
-        refuseToStart([`PORT: ${configured.port} is already in use on ${configured.host}`]);
+        refuseToStart([
+          `PORT: ${configured.port} is already in use on ${configured.host}: stop what uses it, or set PORT to a free port`,
+        ]);
       }
       refuseToStart([
         `HOST/PORT: cannot listen on ${configured.host}:${configured.port} (${error.message})`,
@@ -100,6 +110,13 @@ async function main() {
   );
 
   // What can refuse to start does so before anything else runs.
+  if (!config.databaseUrl || config.workflows.backend === "local") {
+    try {
+      checkSqliteBinding();
+    } catch (error) {
+      refuseToStart([errorMessage(error)]);
+    }
+  }
   const limits = await createRateLimits(config.limits, logger).catch((error: unknown) =>
     refuseToStart([errorMessage(error)]),
   );
@@ -113,7 +130,20 @@ async function main() {
   );
   const taskNames = (await backend.listTasks().catch(() => [])).map((task) => task.name);
   const { issuer, devServer } = await authorizationServer(config, taskNames, logger);
-  const verifier = createJwtVerifier({ ...config.auth, issuer, logger });
+  const verifier = createJwtVerifier({
+    ...config.auth,
+    issuer,
+    logger,
+    // What an operator fixes when the issuer cannot be reached (the development server has none).
+    ...(config.auth.issuer
+      ? {
+          settings: {
+            issuer: "AUTH_ISSUER",
+            ...(config.auth.jwksUrl ? { jwksUrl: "AUTH_JWKS_URL" } : {}),
+          },
+        }
+      : {}),
+  });
   const warm = verifier.warmUp();
   await Promise.race([warm, sleep(KEYS_WARM_UP_MS)]);
 
@@ -154,6 +184,7 @@ async function main() {
       store: store.describe(),
       limits: limits.describe(),
       health,
+      keysFailure: verifier.lastFailure(),
       resourceMetadataUrl: resourceMetadataUrl(config.resource),
     }),
   );
