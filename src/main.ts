@@ -31,6 +31,12 @@ interface DevServer {
   close(): Promise<void>;
 }
 
+/** Notes the running development server for `npm run token` (loaded only in development). */
+async function noteForTokenCommand(config: Config): Promise<() => void> {
+  const { noteRunningServer } = await import("./auth/dev/running-server.js");
+  return noteRunningServer(config.publicUrl);
+}
+
 /** The configured issuer, or the embedded development one started for it. */
 async function authorizationServer(
   config: Config,
@@ -160,6 +166,7 @@ async function main() {
     version,
   });
   handler = app.app;
+  const forgetNote = devServer ? await noteForTokenCommand(config) : () => {};
   const health = verifier.health();
   logger.info(
     {
@@ -193,6 +200,7 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    forgetNote();
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     // Stop accepting; let requests in flight (waits included) end within the grace period.
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
