@@ -1,4 +1,3 @@
-// examples/workflow/index.js
 // One tasks file for both engines: Render runs it as a workflow service, with
 // Render's SDK; the embedded engine runs it as it is (LOCAL_TASKS_MODULE).
 import { task } from "@renderinc/sdk/workflows";
