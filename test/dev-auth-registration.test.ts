@@ -296,19 +296,21 @@ describe("least-privilege consent", () => {
     expect(decodeJwt(token.body.access_token as string).scope).toBe(narrow.join(" "));
   });
 
-  it("every fixed scope implying another is declared broad (a new scope says so itself)", async () => {
+  it("a scope is broad when its declaration says so, and every scope implying others says so", async () => {
     const { offeredScope } = await import("../src/auth/dev/consent.js");
     const { SCOPES } = await import("../src/auth/scopes.js");
     for (const scope of FIXED_SCOPES) {
       const declared = SCOPES[scope] as {
         implies: readonly string[];
         impliesEveryTaskScope?: true;
+        broad?: string;
       };
-      const widens = declared.implies.length > 0 || declared.impliesEveryTaskScope === true;
-      expect({ scope, broad: offeredScope(scope).broad !== undefined }).toEqual({
-        scope,
-        broad: widens,
-      });
+      // Broad exactly as declared (a scope implying nothing, such as an approval scope, may be).
+      expect(offeredScope(scope).broad).toBe(declared.broad);
+      expect(offeredScope(scope).checked).toBe(declared.broad === undefined);
+      if (declared.implies.length > 0 || declared.impliesEveryTaskScope) {
+        expect(declared.broad, `${scope} reaches other scopes`).toEqual(expect.any(String));
+      }
     }
     expect(offeredScope("workflows:run:square")).toEqual({
       name: "workflows:run:square",
