@@ -168,7 +168,7 @@ export interface Config {
   /**
    * Without PUBLIC_URL and with the development authorization server: the
    * resource identifier under each loopback name (localhost, 127.0.0.1,
-   * [::1]), each answered as itself (src/http/loopback-resource.ts).
+   * [::1]), each answered as itself (src/auth/loopback-resource.ts).
    */
   loopbackResources?: string[];
   auth: {

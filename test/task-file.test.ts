@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as nodeModule from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -158,6 +159,44 @@ describe("a tasks module that cannot load says what to do, in one line", () => {
     });
     return { code, stderr, at };
   }
+
+  // Node 22.15+ resolves the specifier in each thread for every module (module.registerHooks);
+  // Node 20 only for a tasks module that names it itself (module.register costs a thread).
+  const inThreadHooks = "registerHooks" in nodeModule;
+  const transitive = {
+    "index.js": 'export * from "./tasks.js";\n',
+    "tasks.js":
+      'import { task } from "@renderinc/sdk/workflows";\nexport const one = task({ name: "one" }, () => 1);\n',
+  };
+
+  it.runIf(inThreadHooks)(
+    "a module importing the SDK through another file runs (Node 22)",
+    async () => {
+      const at = mkdtempSync(join(dir, "case-"));
+      for (const [name, text] of Object.entries(transitive)) writeFileSync(join(at, name), text);
+      const stack = await startStack({ LOCAL_TASKS_MODULE: join(at, "index.js") });
+      try {
+        const client = await stack.connect("workflows:read workflows:run");
+        const run = runOf(
+          await client.callTool("start_task_run", { task: "one", input: [], wait_seconds: 30 }),
+        );
+        expect(run).toMatchObject({ status: "succeeded", results: [1] });
+      } finally {
+        await stack.close();
+      }
+    },
+  );
+
+  it.runIf(!inThreadHooks)(
+    "on Node 20, importing the SDK only through another file says what to do",
+    async () => {
+      const { code, stderr, at } = await refusal(transitive);
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        `(on Node.js 20 the embedded engine provides @renderinc/sdk/workflows only to a tasks module that imports it itself: import it in ${join(at, "index.js")} too, or use Node.js 22)\n`,
+      );
+    },
+  );
 
   it("a syntax error names the file, line and column", async () => {
     const { code, stderr, at } = await refusal({

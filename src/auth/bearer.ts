@@ -25,6 +25,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  * when a call needs it (step-up), never for the whole catalogue up front.
  */
 export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
+  const configured = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
   const refuse = (res: Response, outcome: string, reason?: string) => {
     res.locals.authDecision = outcome;
     if (reason) res.locals.authReason = reason;
@@ -39,7 +40,10 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
   return async (req: Request, res: Response, next: NextFunction) => {
     // In development, the loopback name the request used (loopback-resource.ts).
     const metadataUrl: string = res.locals.resourceMetadataUrl ?? resourceMetadataUrl;
-    const challenge = { resourceMetadata: metadataUrl, scope: DEFAULT_SCOPES };
+    const challenge =
+      metadataUrl === resourceMetadataUrl
+        ? configured
+        : { ...configured, resourceMetadata: metadataUrl };
     const header = req.headers.authorization;
     if (!header) {
       refuse(res, "no_token");

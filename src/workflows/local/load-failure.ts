@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { errorMessage } from "../../error-message.js";
 import { SDK_SPECIFIER } from "./sdk/hooks.js";
+import { sdkResolvedForDirectImportsOnly } from "./sdk/register.js";
 
 /** How long the syntax check of a module that failed to load may take. */
 const CHECK_TIMEOUT_MS = 10_000;
@@ -14,6 +15,9 @@ const CHECK_TIMEOUT_MS = 10_000;
  */
 export function describeLoadFailure(file: string, error: unknown): string {
   const message = errorMessage(error).split("\n")[0] ?? "";
+  if (message.includes("Cannot find package '@renderinc/sdk'") && sdkResolvedForDirectImportsOnly) {
+    return `${message} (on Node.js 20 the embedded engine provides ${SDK_SPECIFIER} only to a tasks module that imports it itself: import it in ${file} too, or use Node.js 22)`;
+  }
   if (!(error instanceof SyntaxError)) return message;
   const missing = /does not provide an export named '([^']*)'/.exec(message);
   if (message.includes(`'${SDK_SPECIFIER}'`) && missing) {

@@ -9,7 +9,7 @@ import {
   registeredTaskOf,
   registrationCount,
 } from "./registry.js";
-import { resolveRenderSdk } from "./sdk/register.js";
+import { resolveRenderSdkFor } from "./sdk/register.js";
 
 /** The bundled example tasks. */
 export const EXAMPLE_TASKS = builtModule("./tasks/index.js", import.meta.url).href;
@@ -69,7 +69,7 @@ export function loadTasks(url: string): Promise<Map<string, RegisteredTask>> {
 
 async function collect(url: string): Promise<Map<string, RegisteredTask>> {
   // A module written for Render imports its task API from Render's SDK: this one.
-  resolveRenderSdk();
+  resolveRenderSdkFor(url);
   const before = registrationCount();
   let module: Record<string, unknown>;
   try {
