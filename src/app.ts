@@ -1,6 +1,7 @@
 import "./http/types.js";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Auditor } from "./audit/auditor.js";
+import { loopbackResource } from "./auth/loopback-resource.js";
 import { resourceMetadataRouter, resourceMetadataUrl } from "./auth/metadata.js";
 import type { JwtVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
@@ -52,6 +53,7 @@ export function createApp(options: AppOptions) {
       .set("Cache-Control", "no-store")
       .json(status === "ok" ? { status } : { status, detail: health.detail });
   });
+  if (config.loopbackResources) app.use(loopbackResource(config.loopbackResources));
   app.use(
     resourceMetadataRouter({
       resource: config.resource,

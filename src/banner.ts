@@ -11,17 +11,21 @@ export interface BannerFacts {
   store: string;
   limits: string;
   health: VerifierHealth;
+  /** Why the issuer's keys could not be fetched yet, and the setting to check. */
+  keysFailure?: string | undefined;
   resourceMetadataUrl: string;
 }
 
 /** What a person starting the server needs to know, on stderr beside the JSON logs. */
 export function banner(config: Config, facts: BannerFacts): string {
+  // The first line is the URL to give an MCP client (not the address bound, 0.0.0.0 say).
   const lines = [
-    `workflows-mcp ${facts.version} listening on ${facts.listening}`,
-    `  MCP endpoint          ${config.resource}   (MCP 2026-07-28; 2025-11-25 and 2025-06-18 clients too)`,
+    `workflows-mcp ${facts.version}: connect MCP clients to ${config.resource}`,
+    `  Protocol              MCP 2026-07-28; 2025-11-25 and 2025-06-18 clients too`,
+    `  Listening on          ${facts.listening}${config.loopbackResources ? "   (localhost, 127.0.0.1 and [::1] each answered as itself)" : ""}`,
     `  Resource metadata     ${facts.resourceMetadataUrl}`,
     `  Authorization server  ${facts.issuer}${facts.devAuthorizationServer ? "  (embedded development server: in-memory, loopback only, never in production)" : ""}`,
-    `  Issuer keys           ${facts.health.ready ? "loaded" : `not loaded yet: /healthz answers 503 until they are (${facts.health.detail})`}`,
+    `  Issuer keys           ${facts.health.ready ? "loaded" : `not loaded yet: /healthz answers 503 until they are (${facts.keysFailure ?? facts.health.detail})`}`,
     `  Workflows             ${facts.backend}`,
     `  Owners and audit      ${facts.store}`,
     `  Limits                ${facts.limits}`,

@@ -165,6 +165,12 @@ export interface Config {
   publicUrl: string;
   /** `$PUBLIC_URL/mcp`: the resource identifier tokens must be minted for (RFC 8707). */
   resource: string;
+  /**
+   * Without PUBLIC_URL and with the development authorization server: the
+   * resource identifier under each loopback name (localhost, 127.0.0.1,
+   * [::1]), each answered as itself (src/auth/loopback-resource.ts).
+   */
+  loopbackResources?: string[];
   auth: {
     /** Absent: the embedded development authorization server is started. */
     issuer?: string;
@@ -252,6 +258,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     `http://localhost:${boundPort ?? port}`
   ).replace(/\/+$/, "");
   const resource = `${publicUrl}/mcp`;
+  const loopbackResources =
+    e.PUBLIC_URL || e.RENDER_EXTERNAL_URL || e.AUTH_ISSUER
+      ? undefined
+      : ["localhost", "127.0.0.1", "[::1]"].map(
+          (name) => `http://${name}:${boundPort ?? port}/mcp`,
+        );
 
   if (production && !e.AUTH_ISSUER) {
     problems.push(
@@ -325,11 +337,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     host: e.HOST,
     publicUrl,
     resource,
+    ...(loopbackResources ? { loopbackResources } : {}),
     auth: {
       // Exactly as given: it must equal the tokens' `iss` (Auth0's ends in a slash).
       issuer: e.AUTH_ISSUER,
       jwksUrl: e.AUTH_JWKS_URL,
-      audiences: e.AUTH_AUDIENCE?.length ? e.AUTH_AUDIENCE : [resource],
+      audiences: e.AUTH_AUDIENCE?.length ? e.AUTH_AUDIENCE : (loopbackResources ?? [resource]),
       algorithms: e.AUTH_ALGORITHMS ?? [...DEFAULT_ALGORITHMS],
       scopeClaim: e.AUTH_SCOPE_CLAIM,
       maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,

@@ -13,6 +13,7 @@ import { errorMessage } from "./error-message.js";
 import { createRateLimits } from "./http/rate-limit.js";
 import { createLogger, type Logger } from "./logger.js";
 import { buildCatalogue } from "./mcp/catalogue.js";
+import { checkSqliteBinding } from "./sqlite-binding.js";
 import { createStore } from "./store/index.js";
 import { createBackend } from "./workflows/create.js";
 
@@ -30,6 +31,12 @@ interface DevServer {
   close(): Promise<void>;
 }
 
+/** Notes the running development server for `npm run token` (loaded only in development). */
+async function noteForTokenCommand(config: Config): Promise<() => void> {
+  const { noteRunningServer } = await import("./auth/dev/running-server.js");
+  return noteRunningServer(config.publicUrl);
+}
+
 /** The configured issuer, or the embedded development one started for it. */
 async function authorizationServer(
   config: Config,
@@ -43,14 +50,22 @@ async function authorizationServer(
     port: config.auth.devPort,
     accessTokenTtlSeconds: config.auth.devAccessTokenTtl,
     resource: config.resource,
+    ...(config.loopbackResources ? { resources: config.loopbackResources } : {}),
     taskNames,
     logger,
-  }).catch((error: unknown) =>
-    refuseToStart([
-      `AUTH_DEV_PORT: the development authorization server did not start (${errorMessage(error)})`,
-    ]),
-  );
+  }).catch((error: unknown) => refuseToStart([devServerFailure(config, error)]));
   return { issuer: devServer.issuer, devServer };
+}
+
+/** Why the development authorization server did not start, and how to change its port. */
+function devServerFailure(config: Config, error: unknown): string {
+  if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") {
+    return `AUTH_DEV_PORT: the development authorization server did not start (${errorMessage(error)})`;
+  }
+  const port = config.auth.devPort;
+  return process.env.AUTH_DEV_PORT === undefined
+    ? `AUTH_DEV_PORT: port ${port} on 127.0.0.1 is already in use. The development authorization server's port defaults to PORT + 1 (${config.port} + 1): set AUTH_DEV_PORT to a free port, or PORT to a port whose next one is free too`
+    : `AUTH_DEV_PORT: port ${port} on 127.0.0.1 is already in use: set AUTH_DEV_PORT to a free port (or leave it unset for PORT + 1)`;
 }
 
 /**
@@ -79,7 +94,9 @@ async function main() {
     server.once("listening", resolve);
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") {
-        refuseToStart([`PORT: ${configured.port} is already in use on ${configured.host}`]);
+        refuseToStart([
+          `PORT: ${configured.port} is already in use on ${configured.host}: stop what uses it, or set PORT to a free port`,
+        ]);
       }
       refuseToStart([
         `HOST/PORT: cannot listen on ${configured.host}:${configured.port} (${error.message})`,
@@ -99,6 +116,13 @@ async function main() {
   );
 
   // What can refuse to start does so before anything else runs.
+  if (!config.databaseUrl || config.workflows.backend === "local") {
+    try {
+      checkSqliteBinding();
+    } catch (error) {
+      refuseToStart([errorMessage(error)]);
+    }
+  }
   const limits = await createRateLimits(config.limits, logger).catch((error: unknown) =>
     refuseToStart([errorMessage(error)]),
   );
@@ -112,7 +136,20 @@ async function main() {
   );
   const taskNames = (await backend.listTasks().catch(() => [])).map((task) => task.name);
   const { issuer, devServer } = await authorizationServer(config, taskNames, logger);
-  const verifier = createJwtVerifier({ ...config.auth, issuer, logger });
+  const verifier = createJwtVerifier({
+    ...config.auth,
+    issuer,
+    logger,
+    // What an operator fixes when the issuer cannot be reached (the development server has none).
+    ...(config.auth.issuer
+      ? {
+          settings: {
+            issuer: "AUTH_ISSUER",
+            ...(config.auth.jwksUrl ? { jwksUrl: "AUTH_JWKS_URL" } : {}),
+          },
+        }
+      : {}),
+  });
   const warm = verifier.warmUp();
   await Promise.race([warm, sleep(KEYS_WARM_UP_MS)]);
 
@@ -129,6 +166,7 @@ async function main() {
     version,
   });
   handler = app.app;
+  const forgetNote = devServer ? await noteForTokenCommand(config) : () => {};
   const health = verifier.health();
   logger.info(
     {
@@ -146,13 +184,14 @@ async function main() {
   process.stderr.write(
     banner(config, {
       version,
-      listening: `http://${config.host}:${port}`,
+      listening: `${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
       issuer,
       devAuthorizationServer: devServer !== undefined,
       backend: backend.describe(),
       store: store.describe(),
       limits: limits.describe(),
       health,
+      keysFailure: verifier.lastFailure(),
       resourceMetadataUrl: resourceMetadataUrl(config.resource),
     }),
   );
@@ -161,6 +200,7 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    forgetNote();
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     // Stop accepting; let requests in flight (waits included) end within the grace period.
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -114,4 +115,82 @@ it("a person approves in a real browser, then steps up to one task's scope, and 
   const result = (await start()) as ToolResult;
   expect(result.structuredContent).toMatchObject({ run: { status: "succeeded", results: [36] } });
   await client.close();
+});
+
+it("a client asking for every scope: a person sees the broad ones unchecked with why, approves, and gets only the narrow ones; asked again later, the page is shown again", async () => {
+  const register = await fetch(`${server.devIssuer}/reg`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    // As the MCP Inspector registers: no application_type, loopback callback, every scope.
+    body: JSON.stringify({
+      client_name: "MCP Inspector",
+      redirect_uris: [redirectUri],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    }),
+  });
+  expect(register.status).toBe(201);
+  const { client_id } = (await register.json()) as { client_id: string };
+  const prm = (await (
+    await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)
+  ).json()) as { resource: string; scopes_supported: string[] };
+  const authorize = (scope: string) => {
+    const verifier = randomBytes(32).toString("base64url");
+    const url = new URL(`${server.devIssuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id,
+      response_type: "code",
+      redirect_uri: redirectUri,
+      scope,
+      resource: prm.resource,
+      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+      code_challenge_method: "S256",
+    }).toString();
+    return { url, verifier };
+  };
+
+  // One browser profile for both authorizations: the development server's session persists.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const first = authorize(prm.scopes_supported.join(" "));
+  await page.goto(first.url.href);
+  const boxes = await page.locator('input[name="scope"]').evaluateAll((inputs) =>
+    inputs.map((input) => {
+      const box = input as unknown as { value: string; checked: boolean };
+      return [box.value, box.checked] as const;
+    }),
+  );
+  const broad = ["workflows:read:all", "workflows:run", "workflows:cancel:all", "workflows:admin"];
+  expect(boxes).toEqual(prm.scopes_supported.map((scope) => [scope, !broad.includes(scope)]));
+  await expect(
+    page.locator('label.broad:has(input[value="workflows:admin"]) .why-broad').textContent(),
+  ).resolves.toBe(
+    "Broad: it includes every other scope, and shows who did what. Not selected unless you check it.",
+  );
+  await expect(page.locator("label.broad").count()).resolves.toBe(4);
+  await Promise.all([page.waitForURL(`${redirectUri}**`), page.click('button[value="approve"]')]);
+  const code = new URL(page.url()).searchParams.get("code") as string;
+  const token = await fetch(`${server.devIssuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      client_id,
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: first.verifier,
+    }),
+  });
+  const { scope } = (await token.json()) as { scope: string };
+  expect(scope.split(" ").sort()).toEqual(
+    prm.scopes_supported.filter((s) => !broad.includes(s)).sort(),
+  );
+
+  // A step-up for a scope refused above: the person is asked again (not silently refused).
+  await page.goto(authorize("workflows:read workflows:run").url.href);
+  await expect(page.locator("#client-name").textContent()).resolves.toBe("MCP Inspector");
+  await expect(page.locator('input[value="workflows:run"]').isChecked()).resolves.toBe(false);
+  await expect(page.locator('input[value="workflows:read"]').isChecked()).resolves.toBe(true);
+  await context.close();
 });

@@ -1,6 +1,4 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { FIXED_SCOPES, SCOPES, TASK_SCOPE_PREFIX } from "../src/auth/scopes.js";
 import { ENV_VARIABLES } from "../src/config.js";
@@ -66,33 +64,17 @@ describe("the README says what the code does", () => {
     expect([...listed].sort()).toEqual([...ENV_VARIABLES].sort());
   });
 
-  it("the Defining a task example type-checks against the engine's task API", () => {
-    const start = readme.indexOf("### Defining a task");
-    const block = readme.slice(readme.indexOf("```ts\n", start) + "```ts\n".length);
-    const source = block.slice(0, block.indexOf("```\n"));
-    // Compiled as if it were src/readme-tasks.ts, so its relative imports resolve for real.
-    const file = fileURLToPath(new URL("src/readme-tasks.ts", root));
-    const config = ts.parseJsonConfigFileContent(
-      ts.readConfigFile(fileURLToPath(new URL("tsconfig.json", root)), ts.sys.readFile).config,
-      ts.sys,
-      fileURLToPath(root),
+  it("the tasks file shown is examples/workflow/index.js and its workflows-mcp.json, byte for byte (a test runs them)", () => {
+    const marker = "```js\n// examples/workflow/index.js\n";
+    const at = readme.indexOf(marker);
+    expect(at, marker).toBeGreaterThanOrEqual(0);
+    const block = readme.slice(at + marker.length);
+    expect(block.slice(0, block.indexOf("```\n"))).toBe(
+      readFileSync(new URL("examples/workflow/index.js", root), "utf8"),
     );
-    const host = ts.createCompilerHost(config.options);
-    const readFile = host.readFile.bind(host);
-    const fileExists = host.fileExists.bind(host);
-    const getSourceFile = host.getSourceFile.bind(host);
-    host.readFile = (name) => (name === file ? source : readFile(name));
-    host.fileExists = (name) => name === file || fileExists(name);
-    host.getSourceFile = (name, target, ...rest) =>
-      name === file
-        ? ts.createSourceFile(name, source, target)
-        : getSourceFile(name, target, ...rest);
-    const program = ts.createProgram([file], { ...config.options, noEmit: true }, host);
-    const problems = ts
-      .getPreEmitDiagnostics(program)
-      .filter((d) => d.file?.fileName === file)
-      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
-    expect(problems).toEqual([]);
+    const json = readFileSync(new URL("examples/workflow/workflows-mcp.json", root), "utf8");
+    expect(readme).toContain(`\`\`\`json\n${json}\`\`\`\n`);
+    expect(readme).toContain("LOCAL_TASKS_MODULE=examples/workflow/index.js npm start");
   });
 
   it("has no placeholder left", () => {

@@ -116,3 +116,30 @@ describe("render.yaml", () => {
     expect(() => loadConfig(renderEnvironment(prompted))).not.toThrow();
   });
 });
+
+describe("the Blueprint's workflow service", () => {
+  const workflow = blueprint.services.find((s) => s.type === "workflow") as Service & {
+    rootDir: string;
+  };
+
+  it("runs the tasks file the embedded engine runs, with Render's SDK and no plan", () => {
+    expect(workflow).toMatchObject({
+      name: "workflows-mcp-tasks",
+      runtime: "node",
+      rootDir: "examples/workflow",
+      buildCommand: "npm install",
+      startCommand: "node index.js",
+    });
+    expect(workflow.plan).toBeUndefined();
+    const dir = new URL(`${workflow.rootDir}/`, root);
+    const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as {
+      type: string;
+      main: string;
+      dependencies: Record<string, string>;
+    };
+    expect(manifest).toMatchObject({ type: "module", main: "index.js" });
+    expect(Object.keys(manifest.dependencies)).toEqual(["@renderinc/sdk"]);
+    const source = readFileSync(new URL("index.js", dir), "utf8");
+    expect(source).toContain('import { task } from "@renderinc/sdk/workflows";');
+  });
+});

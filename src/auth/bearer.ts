@@ -6,6 +6,7 @@ import { decide } from "../http/decision.js";
 import type { Logger } from "../logger.js";
 import { bearerChallenge } from "./challenge.js";
 import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailable, TokenRejected } from "./errors.js";
+import { checkLoopbackAudience } from "./loopback-resource.js";
 import { DEFAULT_SCOPES } from "./scopes.js";
 
 export interface BearerOptions {
@@ -25,7 +26,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  * when a call needs it (step-up), never for the whole catalogue up front.
  */
 export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
-  const challenge = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
+  const configured = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
   const refuse = (
     req: Request,
     outcome: "no_token" | "invalid_token",
@@ -37,6 +38,12 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
   };
 
   return async (req: Request, res: Response, next: NextFunction) => {
+    // In development, the loopback name the request used (loopback-resource.ts).
+    const metadataUrl = req.loopback?.resourceMetadataUrl ?? resourceMetadataUrl;
+    const challenge =
+      metadataUrl === resourceMetadataUrl
+        ? configured
+        : { ...configured, resourceMetadata: metadataUrl };
     const header = req.headers.authorization;
     if (!header) {
       refuse(req, "no_token");
@@ -55,8 +62,10 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
           "Authorization header must be `Bearer <token>`",
         );
       }
+      const auth = await verifier.verifyAccessToken(token);
+      checkLoopbackAudience(req, auth);
       // The SDK's own scope challenges point clients at the same metadata.
-      req.auth = { ...(await verifier.verifyAccessToken(token)), resourceMetadataUrl };
+      req.auth = { ...auth, resourceMetadataUrl: metadataUrl };
       decide(req, "authenticated");
       next();
     } catch (error) {

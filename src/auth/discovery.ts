@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { errorMessage } from "../error-message.js";
+import { fetchFailure } from "./fetch-failure.js";
 
 const Metadata = z.object({ issuer: z.string(), jwks_uri: z.string().url() });
 
@@ -34,7 +34,7 @@ export async function discoverJwksUri(issuer: string, timeoutMs = 5_000): Promis
       }
       return metadata.data.jwks_uri;
     } catch (error) {
-      failures.push(`${url}: ${errorMessage(error)}`);
+      failures.push(`${url}: ${fetchFailure(error)}`);
     }
   }
   throw new Error(`could not discover jwks_uri for ${issuer} (${failures.join("; ")})`);

@@ -11,6 +11,7 @@ import { errorMessage } from "../error-message.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { discoverJwksUri } from "./discovery.js";
 import { KeysUnavailable } from "./errors.js";
+import { fetchFailure } from "./fetch-failure.js";
 
 /*
  * Finding and fetching the issuer's signing keys: `jwks_uri` discovery, then
@@ -39,6 +40,13 @@ export interface IssuerKeysOptions {
   backoff?: BackoffOptions;
   clock?: () => number;
   logger?: KeysLogger;
+  /**
+   * The settings an operator fixes when a fetch fails, named in the log: the
+   * issuer's variable (AUTH_ISSUER) and, when the JWKS location is configured
+   * rather than discovered, its own (AUTH_JWKS_URL). Absent for the
+   * development server, which nobody configures.
+   */
+  settings?: { issuer: string; jwksUrl?: string };
 }
 
 /** What the health check reports, derived from the fetch history. */
@@ -66,6 +74,8 @@ export interface IssuerKeys {
   /** Milliseconds before the next fetch attempt is allowed by the backoff. */
   retryInMs(): number;
   status(): KeysStatus;
+  /** The last fetch failure and the setting to check, while fetches fail (for the operator, never clients). */
+  lastFailure(): string | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -90,6 +100,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
   const discoveryBackoff = new Backoff(backoffOptions, clock);
   const jwksBackoff = new Backoff(backoffOptions, clock);
   const logger = options.logger;
+  const jwksSetting = options.jwksUrl ? options.settings?.jwksUrl : options.settings?.issuer;
 
   let jwksUrl = options.jwksUrl;
   let remote: RemoteJWKSet | undefined = jwksUrl ? remoteSet(jwksUrl) : undefined;
@@ -139,7 +150,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
           ? `timed out after ${timeoutMs} ms`
           : error instanceof SyntaxError
             ? "not JSON"
-            : errorMessage(error);
+            : fetchFailure(error);
       lastJwksFailure = reason;
       jwksBackoff.fail();
       const retryIn = jwksBackoff.remainingMs();
@@ -147,6 +158,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
         {
           jwksUrl: url,
           reason,
+          ...(jwksSetting ? { check: jwksSetting } : {}),
           failures: jwksBackoff.failures,
           retryInSeconds: tenths(retryIn),
           keysCached: loadedAt !== undefined,
@@ -194,6 +206,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
           {
             issuer: options.issuer,
             reason: lastDiscoveryFailure,
+            ...(options.settings ? { check: options.settings.issuer } : {}),
             failures: discoveryBackoff.failures,
             retryInSeconds: tenths(retryIn),
           },
@@ -245,6 +258,15 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
         }
         throw toKeysUnavailable(error);
       }
+    },
+    lastFailure() {
+      const failure =
+        lastJwksFailure === undefined
+          ? lastDiscoveryFailure
+          : `JWKS ${jwksUrl}: ${lastJwksFailure}`;
+      if (failure === undefined) return undefined;
+      const setting = lastJwksFailure === undefined ? options.settings?.issuer : jwksSetting;
+      return setting ? `${failure}; check ${setting}` : failure;
     },
     status() {
       const discoveryFailing = jwksUrl === undefined && discoveryBackoff.failures > 0;

@@ -58,7 +58,8 @@ export function resourceMetadataRouter(options: ResourceMetadataOptions): Router
     }
     const tasks = await taskNames();
     const metadata: OAuthProtectedResourceMetadata = {
-      resource: options.resource,
+      // In development, the loopback name the request used (loopback-resource.ts).
+      resource: req.loopback?.resource ?? options.resource,
       authorization_servers: [options.authorizationServer],
       scopes_supported: supportedScopes(tasks),
       bearer_methods_supported: ["header"],

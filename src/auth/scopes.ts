@@ -16,6 +16,12 @@ interface ScopeDeclaration {
   impliesEveryTaskScope?: true;
   /** Named in the first 401 challenge: the minimal default a client asks for. */
   requestedByDefault?: true;
+  /**
+   * Why holding it reaches more than the caller's own work, for a person
+   * deciding on a consent page: a broad scope is never granted by default
+   * there, even when a client asks for it.
+   */
+  broad?: string;
 }
 
 export const SCOPES = {
@@ -28,11 +34,14 @@ export const SCOPES = {
     grants:
       "See every run, whoever or whatever started it (runs started outside this server included)",
     implies: ["workflows:read"],
+    broad: "it shows other people's runs, with their inputs, results and logs",
   },
   "workflows:run": {
     grants: "Start a run of any task",
     implies: [],
     impliesEveryTaskScope: true,
+    broad:
+      "it starts every task, tasks added later included; a task's own scope starts that task only",
   },
   "workflows:cancel": {
     grants: "Cancel runs you started",
@@ -41,10 +50,12 @@ export const SCOPES = {
   "workflows:cancel:all": {
     grants: "Cancel any run",
     implies: ["workflows:cancel"],
+    broad: "it stops other people's runs",
   },
   "workflows:admin": {
     grants: "Everything above, and the audit trail of who started or cancelled what",
     implies: ["workflows:read:all", "workflows:run", "workflows:cancel:all"],
+    broad: "it includes every other scope, and shows who did what",
   },
 } as const satisfies Record<string, ScopeDeclaration>;
 
@@ -94,6 +105,12 @@ export function taskOfScope(scope: string): string | undefined {
 /** True for a scope this server gives meaning to: a fixed scope or a per-task scope. */
 export const isKnownScope = (scope: string): boolean =>
   declaration(scope) !== undefined || taskOfScope(scope) !== undefined;
+
+/**
+ * Why a scope is broad, or undefined for a narrow one (a per-task scope, your
+ * own runs): declared with the scope, so a new scope is broad by saying so.
+ */
+export const whyBroad = (scope: string): string | undefined => declaration(scope)?.broad;
 
 /** What a scope grants, for consent pages and tables; undefined for a scope this server does not know. */
 export function meaningOf(scope: string): string | undefined {

@@ -36,6 +36,8 @@ export interface VerifierOptions {
   keys?: { timeoutMs?: number; refreshIntervalMs?: number; backoff?: BackoffOptions };
   /** Where fetch failures and recoveries are logged (with URLs and reasons). */
   logger?: KeysLogger;
+  /** The variables that configure the issuer, named when its keys cannot be fetched. */
+  settings?: { issuer: string; jwksUrl?: string };
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;
 }
@@ -62,6 +64,8 @@ export interface JwtVerifier extends OAuthTokenVerifier {
    */
   warmUp(): Promise<void>;
   health(): VerifierHealth;
+  /** Why the issuer's keys last failed to load and what to check, while they fail (operator only). */
+  lastFailure(): string | undefined;
   /**
    * Fetches the issuer's JWKS now (subject to the failure backoff) instead of
    * at the next refresh interval, e.g. after a known key rotation. Rejects
@@ -142,6 +146,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
     refreshIntervalMs: options.keys?.refreshIntervalMs,
     backoff: options.keys?.backoff,
     logger: options.logger,
+    ...(options.settings ? { settings: options.settings } : {}),
     clock,
   });
   const verified =
@@ -240,6 +245,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
     discover: keys.discover,
     warmUp,
     refreshKeys: keys.refresh,
+    lastFailure: keys.lastFailure,
     health() {
       keys.refreshIfDue();
       const status = keys.status();

@@ -14,6 +14,11 @@ declare module "express-serve-static-core" {
     decision?: Decision;
     /** The JSON-RPC request, classified once after the body parser: read it with mcpRequestOf. */
     mcp?: McpRequest;
+    /**
+     * In development, the loopback name the request used, answered as itself
+     * (src/auth/loopback-resource.ts): its resource identifier and metadata URL.
+     */
+    loopback?: { resource: string; resourceMetadataUrl: string };
   }
   interface Response {
     /** The per-caller count this exchange holds until it closes (src/http/in-flight.ts). */

@@ -40,7 +40,8 @@ export function authorizeRequest(options: AuthorizeOptions) {
       res.set(
         "WWW-Authenticate",
         bearerChallenge({
-          resourceMetadata: options.resourceMetadataUrl,
+          // In development, the loopback name the request used (auth/loopback-resource.ts).
+          resourceMetadata: req.loopback?.resourceMetadataUrl ?? options.resourceMetadataUrl,
           scope: decision.challenge,
           error: "insufficient_scope",
           description,

@@ -88,7 +88,7 @@ export const shown = task({ name: "shown" }, () => "shown");
     await expect(
       createLocalBackend({ dbPath: ws.dbPath, tasksModule: empty, logger: silent }),
     ).rejects.toThrow(
-      `LOCAL_TASKS_MODULE: ${empty} defines no tasks (define them with task() from src/workflows/local/task.ts)`,
+      `LOCAL_TASKS_MODULE: ${empty} defines no tasks (define them with task() from @renderinc/sdk/workflows)`,
     );
     const twice = join(ws.dir, "twice.mjs");
     writeFileSync(

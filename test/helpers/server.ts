@@ -27,8 +27,10 @@ export interface RunningServer {
  */
 export async function startServer(
   env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
 ): Promise<RunningServer> {
   const child = spawn(process.execPath, [MAIN], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       PATH: process.env.PATH,
       HOST: "127.0.0.1",

@@ -6,16 +6,27 @@ export interface ConsentPageModel {
   clientId: string;
   redirectUri: string;
   resource?: string;
-  scopes: { name: string; meaning: string }[];
+  /** The name the form starts with: the signed-in user's, else `developer`. */
+  username: string;
+  scopes: ConsentScope[];
+}
+
+export interface ConsentScope {
+  name: string;
+  meaning: string;
+  /** Why the scope is broad; a broad scope starts unchecked. */
+  broad?: string;
+  /** Whether its box starts checked: least privilege, so only what is narrow and understood. */
+  checked: boolean;
 }
 
 export function consentPage(model: ConsentPageModel): string {
   const scopes = model.scopes
     .map(
-      ({ name, meaning }) => `
-      <label class="scope">
-        <input type="checkbox" name="scope" value="${escapeHtml(name)}" checked>
-        <span><code>${escapeHtml(name)}</code><small>${escapeHtml(meaning)}</small></span>
+      ({ name, meaning, broad, checked }) => `
+      <label class="scope${broad ? " broad" : ""}">
+        <input type="checkbox" name="scope" value="${escapeHtml(name)}"${checked ? " checked" : ""}>
+        <span><code>${escapeHtml(name)}</code><small>${escapeHtml(meaning)}</small>${broad ? `<small class="why-broad">Broad: ${escapeHtml(broad)}. Not selected unless you check it.</small>` : ""}</span>
       </label>`,
     )
     .join("");
@@ -39,6 +50,8 @@ export function consentPage(model: ConsentPageModel): string {
   .scope { display: flex; gap: .75rem; align-items: flex-start; padding: .7rem .8rem; border: 1px solid var(--line); border-radius: 10px; margin-bottom: .5rem; cursor: pointer; }
   .scope input { margin-top: .3rem; accent-color: var(--accent); }
   .scope small { display: block; color: var(--muted); }
+  .scope.broad { border-color: #f0dc9c; background: #fffbea; }
+  .scope small.why-broad { color: #6b4e00; }
   code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
   .actions { display: flex; gap: .75rem; margin-top: 1.5rem; }
   button { flex: 1; padding: .7rem; border-radius: 9px; font: inherit; font-weight: 600; cursor: pointer; border: 1px solid var(--line); background: #fff; color: var(--ink); }
@@ -53,7 +66,7 @@ export function consentPage(model: ConsentPageModel): string {
   <p class="sub">${model.resource ? `Resource <code>${escapeHtml(model.resource)}</code><br>` : ""}Client <code>${escapeHtml(model.clientId)}</code></p>
   <form method="post" action="${escapeHtml(model.action)}">
     <label class="user">Sign in as
-      <input name="username" value="developer" autocomplete="username" maxlength="64">
+      <input name="username" value="${escapeHtml(model.username)}" autocomplete="username" maxlength="64">
     </label>
     <h2>Allow it to</h2>
     ${scopes}
@@ -62,7 +75,7 @@ export function consentPage(model: ConsentPageModel): string {
       <button type="submit" name="decision" value="approve" class="primary">Approve selected</button>
     </div>
   </form>
-  <p class="fine">Approving sends you back to <code>${escapeHtml(model.redirectUri)}</code>. Uncheck any permission you do not want to grant.</p>
+  <p class="fine">Approving sends you back to <code>${escapeHtml(model.redirectUri)}</code>. Only the checked permissions are granted; broad ones are left for you to check.</p>
 </main>
 </body>
 </html>`;

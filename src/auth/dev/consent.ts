@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import type Provider from "oidc-provider";
-import { meaningOf } from "../scopes.js";
-import { consentPage } from "./consent-page.js";
+import { meaningOf, whyBroad } from "../scopes.js";
+import { type ConsentScope, consentPage } from "./consent-page.js";
 
 /** OpenID Connect's own scopes, which the resource's scope model does not describe. */
 const OIDC_SCOPES: Record<string, string> = {
@@ -21,6 +21,24 @@ export function describeScope(scope: string): string {
 }
 
 const isOidcScope = (scope: string) => Object.hasOwn(OIDC_SCOPES, scope);
+
+/**
+ * A requested scope as the page offers it. Least privilege: a box starts
+ * checked only for a narrow scope the server can explain (your own runs, one
+ * task, OpenID's); a broad one says why it is broad and waits for the person
+ * to check it, however many a client asked for (some ask for every scope in
+ * `scopes_supported`).
+ */
+export function offeredScope(name: string): ConsentScope {
+  const broad = whyBroad(name);
+  const known = isOidcScope(name) || meaningOf(name) !== undefined;
+  return {
+    name,
+    meaning: describeScope(name),
+    ...(broad ? { broad } : {}),
+    checked: known && broad === undefined,
+  };
+}
 
 /** A page that grants access must not be framed (clickjacking) nor leak its URL onwards. */
 function pageHeaders(_req: Request, res: Response, next: NextFunction) {
@@ -57,7 +75,7 @@ export function consentRoutes(provider: Provider): Router {
 
   router.get("/:uid", async (req: Request, res: Response) => {
     try {
-      const { uid, params } = await provider.interactionDetails(req, res);
+      const { uid, params, session } = await provider.interactionDetails(req, res);
       const client = await provider.Client.find(String(params.client_id));
       const requested = String(params.scope ?? "")
         .split(" ")
@@ -69,7 +87,8 @@ export function consentRoutes(provider: Provider): Router {
           clientId: String(params.client_id),
           redirectUri: String(params.redirect_uri ?? ""),
           resource: typeof params.resource === "string" ? params.resource : undefined,
-          scopes: requested.map((name) => ({ name, meaning: describeScope(name) })),
+          username: session?.accountId ?? "developer",
+          scopes: requested.map(offeredScope),
         }),
       );
     } catch (error) {
@@ -85,7 +104,7 @@ export function consentRoutes(provider: Provider): Router {
     express.urlencoded({ extended: false, limit: "16kb" }),
     async (req: Request, res: Response) => {
       try {
-        const { params, grantId } = await provider.interactionDetails(req, res);
+        const { params } = await provider.interactionDetails(req, res);
         const requested = String(params.scope ?? "")
           .split(" ")
           .filter(Boolean);
@@ -101,12 +120,12 @@ export function consentRoutes(provider: Provider): Router {
           return;
         }
         const accountId = username(req.body.username);
-        const grant = grantId
-          ? ((await provider.Grant.find(grantId)) ??
-            new provider.Grant({ accountId, clientId: String(params.client_id) }))
-          : new provider.Grant({ accountId, clientId: String(params.client_id) });
+        // A grant per decision (server.ts: no earlier grant is reused), so what the person
+        // refused now is asked again the next time a client needs it: a step-up can succeed.
+        const grant = new provider.Grant({ accountId, clientId: String(params.client_id) });
         // The resource's scopes are also OP scopes (so clients may register with them):
-        // grant them both ways. What is not granted is rejected, so it is not asked again.
+        // grant them both ways. What is not granted is rejected, so this authorization
+        // completes without it instead of asking again.
         const refused = requested.filter((scope) => !granted.includes(scope));
         grant.addOIDCScope(granted.join(" "));
         grant.rejectOIDCScope(refused.join(" "));

@@ -2,19 +2,26 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
-import type { ClientMetadata, Configuration, KoaContextWithOIDC } from "oidc-provider";
+import type { Configuration } from "oidc-provider";
 import { isProductionEnv } from "../../config.js";
 import type { Logger } from "../../logger.js";
 import { supportedScopes } from "../scopes.js";
 import { consentRoutes } from "./consent.js";
 import { escapeHtml } from "./consent-page.js";
 import { signingKeys } from "./keys.js";
+import { registrationChecks } from "./registration.js";
 
 export interface DevAuthorizationServerOptions {
   /** 0 picks a free port. Always bound to 127.0.0.1. */
   port: number;
-  /** The MCP resource identifier: the only audience this server mints tokens for. */
+  /** The MCP resource identifier: the audience of tokens whose request names none. */
   resource: string;
+  /**
+   * Every resource identifier it mints tokens for (default: `resource` alone):
+   * without PUBLIC_URL, the MCP server answers each loopback name as itself,
+   * so a client that connected to 127.0.0.1 asks for 127.0.0.1's resource.
+   */
+  resources?: readonly string[];
   /**
    * The tasks the backend offers: the server grants the fixed scopes and the
    * per-task scopes of these (`supportedScopes(taskNames)`, what Protected
@@ -167,25 +174,7 @@ function loopbackHostOnly(port: number) {
   };
 }
 
-/**
- * MCP clients register with the scope of their first 401 (`workflows:read`),
- * and oidc-provider would then refuse every later request for more: a step-up
- * could never succeed. A client's registered scope is therefore not a cap
- * here; what a token carries is what the person consents to, scope by scope.
- * oidc-provider calls an extra-metadata validator for each declared
- * property on every registration (present or not); `software_id` (RFC 7591)
- * is declared for that hook only.
- */
 type OidcErrors = typeof import("oidc-provider")["errors"];
-
-function stepUpAllowed(
-  _ctx: KoaContextWithOIDC | undefined,
-  key: string,
-  _value: unknown,
-  metadata: ClientMetadata,
-): void {
-  if (key === "software_id") delete metadata.scope;
-}
 
 function configuration(
   options: DevAuthorizationServerOptions,
@@ -195,6 +184,7 @@ function configuration(
   jwks: Configuration["jwks"],
 ): Configuration {
   const resourceScopes = scopes.join(" ");
+  const resources = new Set(options.resources ?? [options.resource]);
   const accessTokenTTL = options.accessTokenTtlSeconds ?? 600;
   return {
     jwks,
@@ -203,9 +193,14 @@ function configuration(
     claims: { openid: ["sub"] },
     // The one signing key is ES256; clients registering without a preference get it.
     clientDefaults: { id_token_signed_response_alg: "ES256", grant_types: ["authorization_code"] },
-    extraClientMetadata: {
-      properties: ["software_id"],
-      validator: stepUpAllowed,
+    // OAuth 2.1: the authorization code flow (with PKCE) only; no implicit or hybrid flow.
+    responseTypes: ["code"],
+    extraClientMetadata: registrationChecks(errors),
+    // Every authorization asks the person (a grant is never reused across requests): what
+    // was refused once is offered again when a client needs it, so step-up always works.
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId;
+      return typeof grantId === "string" ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     async findAccount(_ctx, sub) {
       return { accountId: sub, claims: async () => ({ sub }) };
@@ -227,14 +222,14 @@ function configuration(
         defaultResource: () => options.resource,
         useGrantedResource: () => true,
         getResourceServerInfo(_ctx, resourceIndicator) {
-          if (resourceIndicator !== options.resource) {
+          if (!resources.has(resourceIndicator)) {
             throw new errors.InvalidTarget(
-              `this development server issues tokens for ${options.resource} only`,
+              `this development server issues tokens for ${[...resources].join(", ")} only`,
             );
           }
           return {
             scope: resourceScopes,
-            audience: options.resource,
+            audience: resourceIndicator,
             accessTokenTTL,
             accessTokenFormat: "jwt",
             jwt: { sign: { alg: "ES256" } },

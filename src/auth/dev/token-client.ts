@@ -22,7 +22,8 @@ export const USAGE = `Usage: npm run -s token -- [--server URL] [--user NAME] [s
 Prints an access token for a running workflows-mcp server, from its embedded
 development authorization server, approved on its consent page as NAME.
 
-  --server URL  the MCP server (default http://localhost:$PORT, PORT defaulting to 3000)
+  --server URL  the MCP server (default: http://localhost:$PORT when PORT is set, else
+                the server \`npm start\` started last in this folder, else http://localhost:3000)
   --user NAME   who the token is for: its \`sub\`, the owner of the runs it starts
                 (default developer, the consent page's default too)
   scope ...     the scopes to ask for, e.g. workflows:read workflows:run:square
@@ -30,6 +31,9 @@ development authorization server, approved on its consent page as NAME.
                 With none: every fixed scope the server supports, workflows:admin
                 included (it is your own command); per-task scopes only when named.
   --help        prints this text
+
+The token goes to stdout; stderr says whose it is, which server it is for,
+and when it expires (AUTH_DEV_ACCESS_TOKEN_TTL on the server, 600 s by default).
 `;
 
 const ResourceMetadata = z.object({

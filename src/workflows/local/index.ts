@@ -1,4 +1,5 @@
 import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
 import type Database from "better-sqlite3";
 import { MigrationError } from "../../db/migrate.js";
 import type { Logger } from "../../logger.js";
@@ -8,6 +9,7 @@ import { EngineLimits, type EngineLimitsInput } from "./limits.js";
 import type { RegisteredTask } from "./registry.js";
 import { AttemptRunner } from "./runner/runner.js";
 import { Scheduler } from "./scheduler.js";
+import { withTaskMetadata } from "./task-metadata.js";
 import { loadTasks, tasksModuleUrl } from "./tasks-module.js";
 
 export type { LocalEngine } from "./engine.js";
@@ -50,13 +52,13 @@ export async function createLocalBackend({
   const url = tasksModuleUrl(tasksModule);
   let tasks: Map<string, RegisteredTask>;
   try {
-    tasks = await loadTasks(url);
+    tasks = withTaskMetadata(await loadTasks(url), fileURLToPath(url)).tasks;
   } catch (error) {
     throw new Error(`LOCAL_TASKS_MODULE: cannot load ${tasksModule}: ${(error as Error).message}`);
   }
   if (tasks.size === 0) {
     throw new Error(
-      `LOCAL_TASKS_MODULE: ${tasksModule} defines no tasks (define them with task() from src/workflows/local/task.ts)`,
+      `LOCAL_TASKS_MODULE: ${tasksModule} defines no tasks (define them with task() from @renderinc/sdk/workflows)`,
     );
   }
   let db: Database.Database;

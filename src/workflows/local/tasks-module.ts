@@ -1,12 +1,15 @@
-import { extname, isAbsolute, relative, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { extname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { builtModule } from "./built.js";
+import { describeLoadFailure } from "./load-failure.js";
 import {
   type RegisteredTask,
   registeredSince,
   registeredTaskOf,
   registrationCount,
 } from "./registry.js";
+import { resolveRenderSdkFor } from "./sdk/register.js";
 
 /** The bundled example tasks. */
 export const EXAMPLE_TASKS = builtModule("./tasks/index.js", import.meta.url).href;
@@ -25,6 +28,13 @@ export function tasksModuleUrl(spec: string | undefined): string {
   if (TYPESCRIPT.has(extension)) {
     throw new Error(
       `LOCAL_TASKS_MODULE: ${spec} is TypeScript, which Node does not load here: build it with \`npm run build\` and set LOCAL_TASKS_MODULE=${builtPathOf(path, extension)}`,
+    );
+  }
+  if (!existsSync(path)) {
+    // Under dist/ it is build output: most likely not built yet.
+    const built = path.split(sep).includes("dist");
+    throw new Error(
+      `LOCAL_TASKS_MODULE: ${spec} does not exist${built ? ": it is build output, so run `npm run build` first (and check that the build writes it there)" : ` (${path})`}`,
     );
   }
   return pathToFileURL(path).href;
@@ -58,8 +68,18 @@ export function loadTasks(url: string): Promise<Map<string, RegisteredTask>> {
 }
 
 async function collect(url: string): Promise<Map<string, RegisteredTask>> {
+  // A module written for Render imports its task API from Render's SDK: this one.
+  resolveRenderSdkFor(url);
   const before = registrationCount();
-  const module = (await import(url)) as Record<string, unknown>;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(
+      describeLoadFailure(url.startsWith("file:") ? fileURLToPath(url) : url, error),
+      { cause: error },
+    );
+  }
   const found = [...Object.values(module).map(registeredTaskOf), ...registeredSince(before)].filter(
     (task) => task !== undefined,
   );
