@@ -1,5 +1,6 @@
 import "./http/types.js";
 import express, { type NextFunction, type Request, type Response } from "express";
+import type { Approvals } from "./approvals/service.js";
 import type { Auditor } from "./audit/auditor.js";
 import { loopbackResource } from "./auth/loopback-resource.js";
 import { resourceMetadataRouter, resourceMetadataUrl } from "./auth/metadata.js";
@@ -26,6 +27,8 @@ export interface AppOptions {
   limits: RateLimits;
   logger: Logger;
   version: string;
+  /** Approval requests, where some task needs a person's approval (APPROVAL_TASKS). */
+  approvals?: Approvals;
   /** Test-only switches of the /mcp route (both on in the server): see McpEndpointOptions. */
   endpoint?: Pick<McpEndpointOptions, "fastPath" | "authorize">;
 }
@@ -60,6 +63,12 @@ export function createApp(options: AppOptions) {
       authorizationServer: options.issuer,
       resourceName: SERVER_NAME,
       taskNames: async () => (await backend.listTasks()).map((task) => task.name),
+      ...(options.approvals
+        ? {
+            approverTasks: (tasks: string[]) =>
+              options.approvals?.policy.approverTasks(tasks) ?? [],
+          }
+        : {}),
       logger,
     }),
   );
@@ -78,6 +87,7 @@ export function createApp(options: AppOptions) {
     allowedHosts: config.allowedHosts,
     limits: options.limits,
     answers,
+    ...(options.approvals ? { approvals: options.approvals } : {}),
     ...options.endpoint,
   });
   app.use(endpoint.router);

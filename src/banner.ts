@@ -1,4 +1,10 @@
-import { DEFAULT_SCOPES, FIXED_SCOPES, SCOPES, TASK_SCOPE_PREFIX } from "./auth/scopes.js";
+import {
+  APPROVE_SCOPE_PREFIX,
+  DEFAULT_SCOPES,
+  FIXED_SCOPES,
+  SCOPES,
+  TASK_SCOPE_PREFIX,
+} from "./auth/scopes.js";
 import type { VerifierHealth } from "./auth/verifier.js";
 import type { Config } from "./config.js";
 
@@ -29,9 +35,15 @@ export function banner(config: Config, facts: BannerFacts): string {
     `  Workflows             ${facts.backend}`,
     `  Owners and audit      ${facts.store}`,
     `  Limits                ${facts.limits}`,
+    ...(config.approvals
+      ? [
+          `  Approvals             ${config.approvals.policy.describe()} Requests expire after ${config.approvals.ttlMinutes} min; pages at ${config.publicUrl}/approvals/<id>${config.approvals.webhookUrl ? "; announced to APPROVAL_WEBHOOK_URL" : ""}`,
+        ]
+      : []),
     "  Scopes",
-    ...FIXED_SCOPES.map((scope) => `    ${scope.padEnd(22)}${SCOPES[scope].grants}`),
-    `    ${`${TASK_SCOPE_PREFIX}<task>`.padEnd(22)}Start runs of that one task`,
+    ...FIXED_SCOPES.map((scope) => `    ${scope.padEnd(26)}${SCOPES[scope].grants}`),
+    `    ${`${TASK_SCOPE_PREFIX}<task>`.padEnd(26)}Start runs of that one task`,
+    `    ${`${APPROVE_SCOPE_PREFIX}<task>`.padEnd(26)}Decide approval requests for runs of that one task`,
   ];
   if (facts.devAuthorizationServer) {
     lines.push("");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type ApprovalPolicy, parseApprovalPolicy } from "./approvals/policy.js";
 import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.js";
 import { VERIFIER_DEFAULTS } from "./auth/verifier.js";
 import { LARGEST_RUN_BYTES } from "./http/answer-budget.js";
@@ -125,6 +126,18 @@ const Env = z.object({
       message: "must be a redis:// or rediss:// URL",
     })
     .optional(),
+  APPROVAL_TASKS: z.string().optional(),
+  APPROVAL_TTL_MINUTES: count(1, 10_080, 60),
+  APPROVAL_MAX_PENDING_PER_CALLER: count(1, 10_000, 20),
+  APPROVAL_WEBHOOK_URL: httpUrl.optional(),
+  APPROVAL_CLIENT_ID: z.string().trim().min(1).max(2048).optional(),
+  APPROVAL_CLIENT_SECRET: z.string().trim().min(1).max(2048).optional(),
+  APPROVAL_SECRET: z
+    .string()
+    .trim()
+    .min(32, "must be at least 32 characters (openssl rand -base64 32 makes one)")
+    .max(1024)
+    .optional(),
   RATE_LIMIT_REQUESTS_PER_MINUTE: count(0, 1_000_000, 600),
   RATE_LIMIT_RUNS_PER_MINUTE: count(0, 1_000_000, 60),
   RATE_LIMIT_CONCURRENT_PER_CALLER: count(0, 100_000, 20),
@@ -198,6 +211,18 @@ export interface Config {
         apiUrl: string;
         maxActiveRunsPerCaller: number;
       };
+  /** Runs that need a person's approval (APPROVAL_TASKS); absent: none do. */
+  approvals?: {
+    policy: ApprovalPolicy;
+    ttlMinutes: number;
+    maxPendingPerCaller: number;
+    webhookUrl?: string;
+    /** The approval page's OAuth client at AUTH_ISSUER; absent: the published metadata document's URL. */
+    clientId?: string;
+    clientSecret?: string;
+    /** Seals the page's session cookie and forms; absent (development only): random per start. */
+    secret?: string;
+  };
   /** PostgreSQL for ownership and the audit trail; absent: the SQLite file at LOCAL_DB_PATH. */
   databaseUrl?: string;
   /** The SQLite file: the embedded engine's runs, and ownership and audit without DATABASE_URL. */
@@ -329,6 +354,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     };
   }
 
+  const approvals = approvalsConfig(e, production, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -352,6 +379,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
       devAccessTokenTtl: e.AUTH_DEV_ACCESS_TOKEN_TTL,
     },
     workflows,
+    ...(approvals ? { approvals } : {}),
     databaseUrl: e.DATABASE_URL,
     sqlitePath: e.LOCAL_DB_PATH,
     limits: {
@@ -369,6 +397,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     allowedHosts: allowedHosts(e.ALLOWED_HOSTS, publicUrl),
     allowedOrigins: e.ALLOWED_ORIGINS?.length ? e.ALLOWED_ORIGINS : [new URL(publicUrl).origin],
     logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** APPROVAL_*: undefined when no task needs approval (APPROVAL_TASKS empty), problems pushed. */
+function approvalsConfig(
+  e: z.infer<typeof Env>,
+  production: boolean,
+  problems: string[],
+): Config["approvals"] {
+  let policy: ApprovalPolicy;
+  try {
+    policy = parseApprovalPolicy(e.APPROVAL_TASKS);
+  } catch (error) {
+    problems.push(`APPROVAL_TASKS: ${(error as Error).message}`);
+    return undefined;
+  }
+  if (!policy.any) return undefined;
+  if (production && !e.APPROVAL_SECRET) {
+    problems.push(
+      "APPROVAL_SECRET: required with APPROVAL_TASKS in production, the same on every instance: it seals the approval page's sign-in (openssl rand -base64 32 makes one; the Blueprint generates it)",
+    );
+  }
+  if (e.APPROVAL_CLIENT_SECRET && !e.APPROVAL_CLIENT_ID) {
+    problems.push("APPROVAL_CLIENT_SECRET: set only together with APPROVAL_CLIENT_ID");
+  }
+  if (
+    production &&
+    e.APPROVAL_WEBHOOK_URL &&
+    new URL(e.APPROVAL_WEBHOOK_URL).protocol !== "https:" &&
+    !isLoopbackUrl(e.APPROVAL_WEBHOOK_URL)
+  ) {
+    problems.push(
+      "APPROVAL_WEBHOOK_URL: must be an https:// URL in production (what it carries names people and tasks)",
+    );
+  }
+  return {
+    policy,
+    ttlMinutes: e.APPROVAL_TTL_MINUTES,
+    maxPendingPerCaller: e.APPROVAL_MAX_PENDING_PER_CALLER,
+    ...(e.APPROVAL_WEBHOOK_URL ? { webhookUrl: e.APPROVAL_WEBHOOK_URL } : {}),
+    ...(e.APPROVAL_CLIENT_ID ? { clientId: e.APPROVAL_CLIENT_ID } : {}),
+    ...(e.APPROVAL_CLIENT_SECRET ? { clientSecret: e.APPROVAL_CLIENT_SECRET } : {}),
+    ...(e.APPROVAL_SECRET ? { secret: e.APPROVAL_SECRET } : {}),
   };
 }
 

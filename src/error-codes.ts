@@ -32,6 +32,12 @@ export type ErrorCode =
   | "ERR_STORE_UNAVAILABLE"
   /** A bug on our side: the log has the details, the client none. */
   | "ERR_INTERNAL"
+  /** No such approval request, or none the caller may see: the two answer alike. */
+  | "ERR_APPROVAL_NOT_FOUND"
+  /** The caller may not make this decision: its own request where another person decides, a request its owner confirms in a browser, or withdrawing someone else's. */
+  | "ERR_DECISION_NOT_ALLOWED"
+  /** The request was decided otherwise already, withdrawn, or expired: decisions are final. */
+  | "ERR_ALREADY_DECIDED"
 
   // Why an access token was refused: the `reason` of the audit event and of the request's log
   // line. Clients never see these: their 401 says why in words (`error_description`).

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tools } from "../tools/index.js";
 import { createApp } from "./app.js";
+import { createApprovals } from "./approvals/create.js";
 import { createAuditor } from "./audit/auditor.js";
 import { resourceMetadataUrl } from "./auth/metadata.js";
 import { createJwtVerifier } from "./auth/verifier.js";
@@ -52,6 +53,7 @@ async function authorizationServer(
     resource: config.resource,
     ...(config.loopbackResources ? { resources: config.loopbackResources } : {}),
     taskNames,
+    approverTasks: config.approvals?.policy.approverTasks(taskNames) ?? [],
     logger,
   }).catch((error: unknown) => refuseToStart([devServerFailure(config, error)]));
   return { issuer: devServer.issuer, devServer };
@@ -153,14 +155,17 @@ async function main() {
   const warm = verifier.warmUp();
   await Promise.race([warm, sleep(KEYS_WARM_UP_MS)]);
 
+  const auditor = createAuditor(store, logger);
+  const approvals = createApprovals(config, { store: store.approvals, backend, auditor, logger });
   const app = createApp({
     config,
     issuer,
     verifier,
     backend,
-    catalogue: buildCatalogue(tools, backend),
+    catalogue: buildCatalogue(tools, backend, config.approvals?.policy),
     audit: store,
-    auditor: createAuditor(store, logger),
+    auditor,
+    ...(approvals ? { approvals: approvals.approvals } : {}),
     limits,
     logger,
     version,
@@ -209,6 +214,7 @@ async function main() {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Running work gets the same grace to finish; what does not is picked up at the next start.
     await Promise.allSettled([closed, backend.close({ graceMs: config.shutdownGraceMs })]);
+    await approvals?.close();
     await Promise.allSettled([
       app.close(),
       store.close(),

@@ -1,7 +1,6 @@
-import { describeRun } from "../src/mcp/format.js";
 import { runId } from "../src/mcp/inputs.js";
+import { describeStarted, STARTED, startedAudit, startedTask } from "../src/mcp/started.js";
 import { defineTool } from "../src/mcp/tool.js";
-import { TaskRun } from "../src/workflows/run.js";
 
 export default defineTool({
   name: "rerun_task_run",
@@ -16,16 +15,13 @@ export default defineTool({
     openWorldHint: true,
   },
   input: { id: runId.describe("The run to repeat") },
-  output: { run: TaskRun },
-  async handler({ id }, { backend, access, budget, startedBy }) {
+  output: STARTED,
+  async handler({ id }, { backend, access, budget, start }) {
     const previous = await backend.getRun(id, access("read"), budget);
-    const run = await backend.startRun(previous.task, previous.input ?? [], startedBy());
-    return { structuredContent: { run }, text: describeRun(run) };
+    // A task that needs approval needs it again: a rerun records an approval request too.
+    const started = await start(previous.task, previous.input ?? []);
+    return { structuredContent: started, text: describeStarted(started) };
   },
-  runOf: ({ run }) => run,
-  audit: (_input, output) => ({
-    task: output?.run.task,
-    runId: output?.run.id,
-    outcome: "started",
-  }),
+  runOf: startedTask,
+  audit: (_input, output) => startedAudit(undefined, output),
 });

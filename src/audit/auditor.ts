@@ -8,7 +8,15 @@ import type { AuditEvent, AuditTrail } from "../store/types.js";
  * so it goes to the log only: no caller can fill the database by repeating
  * a call that does nothing.
  */
-const STATE_CHANGES: ReadonlySet<string> = new Set(["started", "canceled"]);
+const STATE_CHANGES: ReadonlySet<string> = new Set([
+  "started",
+  "canceled",
+  "approval_requested",
+  "approval_approved",
+  "approval_denied",
+  "approval_expired",
+  "approval_canceled",
+]);
 
 /**
  * Writes audit events: every one into the log (one JSON line, msg "audit",

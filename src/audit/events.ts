@@ -1,3 +1,4 @@
+import { ApprovalNotFound, DecisionNotAllowed } from "../approvals/errors.js";
 import type { Caller } from "../auth/caller.js";
 import { boundedText } from "../http/bounded.js";
 import type { Demand } from "../mcp/requirements.js";
@@ -29,8 +30,11 @@ export function auditEvent(
  * (or that does not exist) is a refusal; anything else a failure, with its code.
  */
 export function failureOf(error: unknown): Pick<AuditEvent, "decision" | "outcome" | "reason"> {
-  if (error instanceof RunNotFound) {
+  if (error instanceof RunNotFound || error instanceof ApprovalNotFound) {
     return { decision: "refused", outcome: "not_found", reason: error.code };
+  }
+  if (error instanceof DecisionNotAllowed) {
+    return { decision: "refused", outcome: "not_allowed", reason: error.code };
   }
   return {
     decision: "allowed",

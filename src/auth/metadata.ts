@@ -12,6 +12,8 @@ export interface ResourceMetadataOptions {
   resourceName: string;
   /** The tasks whose per-task scopes are advertised (the backend's current catalogue). */
   taskNames(): Promise<string[]>;
+  /** Of those, the tasks whose approval scopes are advertised too (APPROVAL_TASKS). */
+  approverTasks?(taskNames: string[]): string[];
   logger: Logger;
 }
 
@@ -61,7 +63,7 @@ export function resourceMetadataRouter(options: ResourceMetadataOptions): Router
       // In development, the loopback name the request used (loopback-resource.ts).
       resource: req.loopback?.resource ?? options.resource,
       authorization_servers: [options.authorizationServer],
-      scopes_supported: supportedScopes(tasks),
+      scopes_supported: supportedScopes(tasks, options.approverTasks?.(tasks)),
       bearer_methods_supported: ["header"],
       resource_name: options.resourceName,
     };

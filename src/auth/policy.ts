@@ -1,4 +1,5 @@
 import {
+  ANY_APPROVAL_SCOPE,
   ANY_TASK_SCOPE,
   holdsScope,
   isKnownScope,
@@ -50,4 +51,9 @@ export function authorize(requirement: Requirement, held: readonly string[]): De
  */
 export function runScopeFor(taskName: string | undefined): string {
   return (taskName !== undefined && taskScope(taskName)) || ANY_TASK_SCOPE;
+}
+
+/** The narrowest scope that decides approval requests for runs of `taskName` (`workflows:approve` when it forms none). */
+export function approveScopeFor(taskName: string | undefined): string {
+  return (taskName !== undefined && taskScope(taskName, "approve")) || ANY_APPROVAL_SCOPE;
 }

@@ -12,8 +12,8 @@ interface ScopeDeclaration {
   grants: string;
   /** Scopes this one includes (transitively); each must be declared here too. */
   implies: readonly string[];
-  /** Also includes every per-task scope `workflows:run:<task>`. */
-  impliesEveryTaskScope?: true;
+  /** Also includes every per-task scope of this family (`workflows:run:<task>`, …). */
+  impliesFamily?: TaskScopeFamily;
   /** Named in the first 401 challenge: the minimal default a client asks for. */
   requestedByDefault?: true;
   /**
@@ -39,7 +39,7 @@ export const SCOPES = {
   "workflows:run": {
     grants: "Start a run of any task",
     implies: [],
-    impliesEveryTaskScope: true,
+    impliesFamily: "run",
     broad:
       "it starts every task, tasks added later included; a task's own scope starts that task only",
   },
@@ -52,17 +52,43 @@ export const SCOPES = {
     implies: ["workflows:cancel"],
     broad: "it stops other people's runs",
   },
+  "workflows:approve": {
+    grants:
+      "Decide approval requests for runs of any task (approve or deny; never your own, where an approver decides)",
+    implies: [],
+    impliesFamily: "approve",
+    broad:
+      "it decides for every task, and an approved run starts for the person who asked; a task's own scope decides for that task only",
+  },
   "workflows:admin": {
-    grants: "Everything above, and the audit trail of who started or cancelled what",
-    implies: ["workflows:read:all", "workflows:run", "workflows:cancel:all"],
+    grants:
+      "Everything above, and the audit trail of who started, cancelled, asked for or decided what",
+    implies: ["workflows:read:all", "workflows:run", "workflows:cancel:all", "workflows:approve"],
     broad: "it includes every other scope, and shows who did what",
   },
 } as const satisfies Record<string, ScopeDeclaration>;
 
 export type FixedScope = keyof typeof SCOPES;
 
-/** The per-task family: `workflows:run:square` starts runs of `square` and nothing else. */
-export const TASK_SCOPE_PREFIX = "workflows:run:";
+/**
+ * The families of per-task scopes: `workflows:run:square` starts runs of
+ * `square` and nothing else; `workflows:approve:deploy` decides approval
+ * requests for runs of `deploy` and nothing else. Each is implied by the
+ * fixed scope declaring `impliesFamily`.
+ */
+const FAMILIES = {
+  run: { prefix: "workflows:run:", grants: (task: string) => `Start runs of the task ${task}` },
+  approve: {
+    prefix: "workflows:approve:",
+    grants: (task: string) => `Decide approval requests for runs of the task ${task}`,
+  },
+} as const;
+export type TaskScopeFamily = keyof typeof FAMILIES;
+
+/** The per-task family of starting runs. */
+export const TASK_SCOPE_PREFIX = FAMILIES.run.prefix;
+/** The per-task family of deciding approval requests. */
+export const APPROVE_SCOPE_PREFIX = FAMILIES.approve.prefix;
 
 /** Every fixed scope, in declaration order. */
 export const FIXED_SCOPES = Object.keys(SCOPES) as FixedScope[];
@@ -85,26 +111,38 @@ const declaration = (scope: string): ScopeDeclaration | undefined =>
   Object.hasOwn(SCOPES, scope) ? (SCOPES as Record<string, ScopeDeclaration>)[scope] : undefined;
 
 /**
- * The scope that allows starting runs of `task`, or undefined when the name
- * cannot form a valid scope token (a space, a quote, a backslash, a non-ASCII
- * character, or longer than 200 characters): such tasks are started only with
- * `workflows:run` (or `workflows:admin`).
+ * The scope of `family` for `task` (by default, starting runs of it), or
+ * undefined when the name cannot form a valid scope token (a space, a quote,
+ * a backslash, a non-ASCII character, or longer than 200 characters): such
+ * tasks are reached only by the family's fixed scope (`workflows:run`,
+ * `workflows:approve`, or `workflows:admin`).
  */
-export function taskScope(task: string): string | undefined {
-  const scope = `${TASK_SCOPE_PREFIX}${task}`;
+export function taskScope(task: string, family: TaskScopeFamily = "run"): string | undefined {
+  const scope = `${FAMILIES[family].prefix}${task}`;
   return task.length > 0 && isScopeToken(scope) ? scope : undefined;
 }
 
-/** The task a per-task scope names, or undefined for any other scope. */
-export function taskOfScope(scope: string): string | undefined {
-  if (!scope.startsWith(TASK_SCOPE_PREFIX) || declaration(scope)) return undefined;
-  const task = scope.slice(TASK_SCOPE_PREFIX.length);
-  return taskScope(task) === scope ? task : undefined;
+/** The family and task a per-task scope names, or undefined for any other scope. */
+function familyOf(scope: string): { family: TaskScopeFamily; task: string } | undefined {
+  if (declaration(scope)) return undefined;
+  for (const family of Object.keys(FAMILIES) as TaskScopeFamily[]) {
+    const { prefix } = FAMILIES[family];
+    if (!scope.startsWith(prefix)) continue;
+    const task = scope.slice(prefix.length);
+    return taskScope(task, family) === scope ? { family, task } : undefined;
+  }
+  return undefined;
+}
+
+/** The task a per-task scope names (of `family`, by default starting runs), or undefined for any other scope. */
+export function taskOfScope(scope: string, family: TaskScopeFamily = "run"): string | undefined {
+  const named = familyOf(scope);
+  return named?.family === family ? named.task : undefined;
 }
 
 /** True for a scope this server gives meaning to: a fixed scope or a per-task scope. */
 export const isKnownScope = (scope: string): boolean =>
-  declaration(scope) !== undefined || taskOfScope(scope) !== undefined;
+  declaration(scope) !== undefined || familyOf(scope) !== undefined;
 
 /**
  * Why a scope is broad, or undefined for a narrow one (a per-task scope, your
@@ -116,8 +154,8 @@ export const whyBroad = (scope: string): string | undefined => declaration(scope
 export function meaningOf(scope: string): string | undefined {
   const fixed = declaration(scope);
   if (fixed) return fixed.grants;
-  const task = taskOfScope(scope);
-  return task === undefined ? undefined : `Start runs of the task ${task}`;
+  const named = familyOf(scope);
+  return named && FAMILIES[named.family].grants(named.task);
 }
 
 /** The fixed scopes `scope` includes, itself first (transitive closure of `implies`). */
@@ -138,12 +176,12 @@ function closure(scope: FixedScope): FixedScope[] {
  */
 export function holdsScope(held: readonly string[], needed: string): boolean {
   if (held.includes(needed)) return true;
-  const neededTask = taskOfScope(needed);
+  const family = familyOf(needed)?.family;
   for (const scope of held) {
     if (!declaration(scope)) continue;
     for (const implied of closure(scope as FixedScope)) {
       if (implied === needed) return true;
-      if (neededTask !== undefined && declaration(implied)?.impliesEveryTaskScope) return true;
+      if (family !== undefined && declaration(implied)?.impliesFamily === family) return true;
     }
   }
   return false;
@@ -174,9 +212,19 @@ export function sortScopes(scopes: Iterable<string>): string[] {
   return unique.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** `scopes_supported` in Protected Resource Metadata: every fixed scope, and the per-task scopes of these tasks. */
-export function supportedScopes(taskNames: Iterable<string>): string[] {
-  const perTask = [...taskNames].map(taskScope).filter((s): s is string => s !== undefined);
+/**
+ * `scopes_supported` in Protected Resource Metadata: every fixed scope, the
+ * per-task scopes of these tasks, and the approval scopes of those that need
+ * a person's approval.
+ */
+export function supportedScopes(
+  taskNames: Iterable<string>,
+  approvalTasks: Iterable<string> = [],
+): string[] {
+  const perTask = [
+    ...[...taskNames].map((task) => taskScope(task)),
+    ...[...approvalTasks].map((task) => taskScope(task, "approve")),
+  ].filter((s): s is string => s !== undefined);
   return sortScopes([...FIXED_SCOPES, ...perTask]);
 }
 
@@ -191,7 +239,12 @@ export const ALL_RUNS_SCOPE = {
 
 /** The scope that allows starting any task (it implies every per-task scope). */
 export const ANY_TASK_SCOPE = FIXED_SCOPES.find(
-  (scope) => (SCOPES[scope] as ScopeDeclaration).impliesEveryTaskScope,
+  (scope) => (SCOPES[scope] as ScopeDeclaration).impliesFamily === "run",
+) as FixedScope;
+
+/** The scope that decides approval requests for any task. */
+export const ANY_APPROVAL_SCOPE = FIXED_SCOPES.find(
+  (scope) => (SCOPES[scope] as ScopeDeclaration).impliesFamily === "approve",
 ) as FixedScope;
 
 export function visibility(held: readonly string[], action: RunAction): Visibility {

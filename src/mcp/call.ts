@@ -67,14 +67,13 @@ export async function runTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
 ): Promise<
   { ok: true; output: ToolResult<O> } | { ok: false; error: CallToolResult; cause: unknown }
 > {
-  const context = toolContext(request, ctx, definition.runOf !== undefined);
+  const context = toolContext(request, ctx, definition);
   let output: ToolResult<O>;
   try {
     output = await definition.handler(input, context);
   } catch (error) {
-    if (definition.audit) {
-      await audit(request, auditAs, { ...definition.audit(input), ...failureOf(error) });
-    }
+    const facts = definition.audit?.(input);
+    if (facts) await audit(request, auditAs, { ...facts, ...failureOf(error) });
     if (isWorkflowError(error)) return { ok: false, error: workflowToolError(error), cause: error };
     request.logger.error({ err: error, tool: definition.name }, "tool failed");
     const unexpected = toolError(
@@ -83,17 +82,17 @@ export async function runTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
     );
     return { ok: false, error: unexpected, cause: error };
   }
-  if (definition.audit) {
-    await audit(request, auditAs, definition.audit(input, output.structuredContent));
-  }
+  const facts = definition.audit?.(input, output.structuredContent);
+  if (facts) await audit(request, auditAs, facts);
   return { ok: true, output };
 }
 
 function toolContext(
   request: RequestContext,
   ctx: ServerContext,
-  startsRuns: boolean,
+  { name: toolName, runOf }: Pick<ToolDefinition, "name" | "runOf">,
 ): ToolContext {
+  const startsRuns = runOf !== undefined;
   const { caller, backend, budget } = request;
   const wait = (id: string, seconds: number, weighed: boolean) =>
     backend.waitForRun(id, {
@@ -112,6 +111,13 @@ function toolContext(
     budget,
     access: (action) => accessFor(caller, action),
     startedBy: () => startedByOf(caller),
+    approvals: request.approvals,
+    async start(task, input) {
+      if (request.approvals?.modeOf(task) !== undefined) {
+        return { approval: await request.approvals.request(caller, task, input, toolName) };
+      }
+      return { run: await backend.startRun(task, input, startedByOf(caller)) };
+    },
     // A call that started a run must not be refused afterwards (the client would start it
     // again): when its finished run does not fit the answer budget, it is answered without
     // its input and results, which get_task_run reads.

@@ -1,5 +1,6 @@
 import type { StandardSchemaWithJSON, ToolAnnotations } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import type { ApprovalPolicy } from "../approvals/policy.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import { describeRequirement, requirementLabel } from "./requirements.js";
 import { sdkSchema } from "./schema.js";
@@ -34,14 +35,20 @@ export interface Catalogue {
 export function buildCatalogue(
   tools: readonly ToolDefinition[],
   backend: Pick<WorkflowBackend, "listingNote">,
+  approvals?: Pick<ApprovalPolicy, "describe" | "any">,
 ): Catalogue {
-  const notes: BackendNotes = backend.listingNote ? { listing: worded(backend.listingNote) } : {};
+  const approvalNote = approvals?.describe();
+  const notes: BackendNotes = {
+    ...(backend.listingNote ? { listing: worded(backend.listingNote) } : {}),
+    ...(approvalNote ? { approvals: approvalNote } : {}),
+  };
   const byName = new Map<string, ToolDefinition>();
-  for (const tool of tools) {
+  const served = tools.filter((tool) => tool.feature !== "approvals" || approvals?.any);
+  for (const tool of served) {
     if (byName.has(tool.name)) throw new Error(`two tools are named ${tool.name}`);
     byName.set(tool.name, tool);
   }
-  const entries = tools.map((definition): CatalogueEntry => {
+  const entries = served.map((definition): CatalogueEntry => {
     const input = z.object(definition.input);
     const note = definition.noteFrom?.(notes);
     return {
@@ -60,6 +67,6 @@ export function buildCatalogue(
   return {
     entries,
     byName,
-    requirements: tools.map(({ name, requires }) => ({ name, requires })),
+    requirements: served.map(({ name, requires }) => ({ name, requires })),
   };
 }

@@ -1,4 +1,5 @@
 import type { AuthInfo, ServerContext } from "@modelcontextprotocol/server";
+import type { Approvals } from "../approvals/service.js";
 import type { Auditor } from "../audit/auditor.js";
 import { type Caller, callerOf } from "../auth/caller.js";
 import type { Logger } from "../logger.js";
@@ -13,6 +14,8 @@ export interface ServerParts {
   audit: AuditTrail;
   logger: Logger;
   catalogue: readonly { name: string; requires: ToolRequirement }[];
+  /** Approval requests, where some task needs a person's approval (APPROVAL_TASKS). */
+  approvals?: Approvals;
   /** The memory the request may spend on its answer (src/http/answer-budget.ts); absent: unbounded. */
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
 }

@@ -81,7 +81,11 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     options.answers.attach,
     ...options.limits.byCaller,
     ...jsonBody,
-    classifyRequest({ tools: options.catalogue.byName, backend: options.backend }),
+    classifyRequest({
+      tools: options.catalogue.byName,
+      backend: options.backend,
+      ...(options.approvals ? { approvalTargets: options.approvals.targetsOf } : {}),
+    }),
     ...(options.authorize === false
       ? []
       : [

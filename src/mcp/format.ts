@@ -1,3 +1,5 @@
+import type { Approval } from "../approvals/approval.js";
+import { approveScopeFor } from "../auth/policy.js";
 import type { TaskRun } from "../workflows/run.js";
 
 /** One line about a run, for the text content beside structuredContent. */
@@ -58,4 +60,25 @@ export function preview(value: unknown): string {
   walk(value);
   const text = parts.join("");
   return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
+}
+
+/** One line about an approval request: what happens next, and who acts. */
+export function describeApproval(approval: Approval): string {
+  const run = `a run of ${approval.task} asked for by ${approval.requestedBy.subject}`;
+  switch (approval.status) {
+    case "pending":
+      return approval.mode === "self"
+        ? `Approval request ${approval.id}: ${run} waits for ${approval.requestedBy.subject} to confirm it in a browser, signed in as themselves, at ${approval.url} (until ${approval.expiresAt}); nothing runs until then`
+        : `Approval request ${approval.id}: ${run} waits for approval by a holder of ${approveScopeFor(approval.task)} (or workflows:approve), someone other than ${approval.requestedBy.subject}, at ${approval.url} or with decide_approval_request (until ${approval.expiresAt}); nothing runs until then`;
+    case "approved":
+      return approval.runId
+        ? `Approval request ${approval.id}: approved by ${approval.decidedBy?.subject ?? "a person"}; run ${approval.runId} started`
+        : `Approval request ${approval.id}: approved by ${approval.decidedBy?.subject ?? "a person"}; its run is starting`;
+    case "denied":
+      return `Approval request ${approval.id}: denied by ${approval.decidedBy?.subject ?? "a person"}${approval.reason ? ` (${approval.reason})` : ""}; nothing ran`;
+    case "expired":
+      return `Approval request ${approval.id}: expired undecided at ${approval.expiresAt}; nothing ran`;
+    case "canceled":
+      return `Approval request ${approval.id}: withdrawn by ${approval.requestedBy.subject}; nothing ran`;
+  }
 }

@@ -8,7 +8,7 @@ import { boundedText } from "../http/bounded.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import { isRecord, type RpcRequest, requestsIn, type ToolCall, toolCallOf } from "./messages.js";
-import { type Demand, demandOf } from "./requirements.js";
+import { type ApprovalTargets, approvalIdOf, type Demand, demandOf } from "./requirements.js";
 import { MODERN_REVISION } from "./revision.js";
 import type { ToolDefinition } from "./tool.js";
 
@@ -41,7 +41,12 @@ export type ClassifiedRequest = McpRequest & { era: ProtocolEra };
 interface ClassifyOptions {
   tools: ReadonlyMap<string, Pick<ToolDefinition, "requires" | "runOf">>;
   backend: Pick<WorkflowBackend, "taskNameOf">;
+  /** What the approval requests named by calls are about (their scope depends on it); absent: none exist. */
+  approvalTargets?(ids: readonly string[]): Promise<ApprovalTargets>;
 }
+
+/** Approval requests one HTTP request may name and have looked up; a batch naming more is refused. */
+const MAX_APPROVALS_NAMED = 20;
 
 /** SEP-2243: where `Mcp-Name` is mirrored from, per method (the Tasks extension adds taskId). */
 const NAME_SOURCE: Readonly<Record<string, string>> = {
@@ -63,11 +68,44 @@ const NAME_SOURCE: Readonly<Record<string, string>> = {
  * another to us is refused, as the SDK's entry would: -32020).
  */
 export function classifyRequest(options: ClassifyOptions) {
-  return (req: Request, res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     const body: unknown = req.body;
     const messages = requestsIn(body);
     const calls = messages.flatMap((m) => toolCallOf(m) ?? []);
-    const demands = messages.map((m) => demandOf(m, options.tools, options.backend));
+    const approvalIds = new Set(
+      calls.flatMap((call) => {
+        const requires = options.tools.get(call.name)?.requires;
+        return (requires && approvalIdOf(requires, call.args)) ?? [];
+      }),
+    );
+    if (approvalIds.size > MAX_APPROVALS_NAMED) {
+      sendRpcError(
+        res,
+        400,
+        RpcError.InvalidRequest,
+        `The request names ${approvalIds.size} approval requests; at most ${MAX_APPROVALS_NAMED} may be decided in one HTTP request`,
+        { id: rpcId(messages[0]?.id) },
+      );
+      return;
+    }
+    let approvals: ApprovalTargets | undefined;
+    if (approvalIds.size > 0 && options.approvalTargets) {
+      try {
+        approvals = await options.approvalTargets([...approvalIds]);
+      } catch {
+        // Approvals.targetsOf logged why.
+        res.set("Retry-After", "5");
+        sendRpcError(
+          res,
+          503,
+          RpcError.InternalError,
+          "The approval requests this call names could not be read from the database; retry in a few seconds",
+          { id: rpcId(messages[0]?.id) },
+        );
+        return;
+      }
+    }
+    const demands = messages.map((m) => demandOf(m, options.tools, options.backend, approvals));
     const context: McpRequest = {
       messages,
       calls,

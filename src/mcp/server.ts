@@ -5,6 +5,7 @@ import {
   type ScopeChallengeHandler,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/server";
+import type { Approvals } from "../approvals/service.js";
 import type { Auditor } from "../audit/auditor.js";
 import { authorize } from "../auth/policy.js";
 import type { Logger } from "../logger.js";
@@ -14,7 +15,7 @@ import { authorizedAlready } from "./authorize.js";
 import { toolCallback } from "./call.js";
 import type { Catalogue } from "./catalogue.js";
 import type { ServerParts } from "./context.js";
-import { requirementOf } from "./requirements.js";
+import { approvalIdOf, requirementOf } from "./requirements.js";
 import { MODERN_REVISION } from "./revision.js";
 import { taskMethodHandlers } from "./tasks/methods.js";
 import type { ToolDefinition } from "./tool.js";
@@ -29,6 +30,8 @@ export interface ServerFactoryOptions {
   logger: Logger;
   /** Each request's share of the memory answers in flight may take (src/http/answer-budget.ts). */
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
+  /** Approval requests, where some task needs a person's approval (APPROVAL_TASKS). */
+  approvals?: Approvals;
 }
 
 const INSTRUCTIONS =
@@ -58,12 +61,13 @@ export function serverFactory(options: ServerFactoryOptions) {
     logger: options.logger,
     catalogue: catalogue.requirements,
     ...(options.budgetOf ? { budgetOf: options.budgetOf } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
   };
   const tools = catalogue.entries.map((entry) => ({
     name: entry.definition.name,
     registration: {
       ...entry.registration,
-      scopeChallenge: scopeChallenge(entry.definition, backend),
+      scopeChallenge: scopeChallenge(entry.definition, backend, options.approvals),
     },
     callback: toolCallback(entry, parts),
   }));
@@ -96,12 +100,19 @@ export function serverFactory(options: ServerFactoryOptions) {
  * When authorizeRequest has already allowed the request, the policy is not
  * evaluated twice; this is the line that holds if it is ever bypassed.
  */
-function scopeChallenge(tool: ToolDefinition, backend: WorkflowBackend): ScopeChallengeHandler {
-  return ({ request, authInfo }: { request: { params?: unknown }; authInfo?: AuthInfo }) => {
+function scopeChallenge(
+  tool: ToolDefinition,
+  backend: WorkflowBackend,
+  approvals: Approvals | undefined,
+): ScopeChallengeHandler {
+  return async ({ request, authInfo }: { request: { params?: unknown }; authInfo?: AuthInfo }) => {
     if (authorizedAlready(authInfo)) return undefined;
     const params = request.params as { arguments?: unknown } | undefined;
+    const approvalId = approvalIdOf(tool.requires, params?.arguments);
+    const targets =
+      approvalId !== undefined && approvals ? await approvals.targetsOf([approvalId]) : undefined;
     const decision = authorize(
-      requirementOf(tool.requires, params?.arguments, backend),
+      requirementOf(tool.requires, params?.arguments, backend, targets),
       authInfo?.scopes ?? [],
     );
     if (decision.allowed) return undefined;

@@ -1,10 +1,12 @@
 import type { ToolAnnotations } from "@modelcontextprotocol/server";
 import type { z } from "zod";
+import type { Approval } from "../approvals/approval.js";
+import type { Approvals } from "../approvals/service.js";
 import type { Caller } from "../auth/caller.js";
 import type { FixedScope } from "../auth/scopes.js";
 import type { AuditTrail } from "../store/types.js";
 import type { ReadBudget, RunAccess, WorkflowBackend } from "../workflows/backend.js";
-import type { StartedBy, TaskRun } from "../workflows/run.js";
+import type { StartedBy, TaskInput, TaskRun } from "../workflows/run.js";
 
 export type { Caller } from "../auth/caller.js";
 
@@ -16,12 +18,20 @@ export type ToolRequirement =
   /** Every listed scope, each satisfied by the scope or one implying it; empty: any valid token. */
   | { scopes: readonly FixedScope[] }
   /** `workflows:run:<task>` for the task the named argument refers to (or `workflows:run` when it names none). */
-  | { taskScopeOf: string };
+  | { taskScopeOf: string }
+  /**
+   * `workflows:approve:<task>` for the task of the approval request the named
+   * argument refers to (looked up before anything runs); nothing beyond a
+   * valid token for a request its requester confirms (`self` mode), or for
+   * an id that names no request (the tool answers so).
+   */
+  | { approvalOf: string };
 
 /** What the server records about a state-changing call (src/audit). */
 export interface AuditFacts {
   task?: string;
   runId?: string;
+  approvalId?: string;
   outcome: string;
 }
 
@@ -45,6 +55,14 @@ export interface ToolContext {
   /** The caller as the owner recorded on a run it starts. */
   startedBy(): StartedBy;
   /**
+   * Starts a run of `task` as the caller — or, when the task needs a
+   * person's approval (APPROVAL_TASKS), records an approval request instead
+   * and starts nothing. Tools that start runs start them through this.
+   */
+  start(task: string, input: TaskInput): Promise<{ run: TaskRun } | { approval: Approval }>;
+  /** Approval requests (list, decide), where the server has any task needing approval. */
+  approvals: Approvals | undefined;
+  /**
    * Waits up to `seconds` for a run the caller may read to finish, reporting
    * each change as an MCP progress notification when the client asked for progress.
    */
@@ -57,10 +75,12 @@ export interface ToolResult<O extends z.ZodRawShape> {
   text: string;
 }
 
-/** What the backend serving the tools says of itself where a tool's description needs it, worded for clients. */
+/** What the server says of itself where a tool's description needs it, worded for clients. */
 export interface BackendNotes {
   /** How it lists runs, beyond what every backend does (WorkflowBackend.listingNote). */
   listing?: string;
+  /** Which tasks need a person's approval before they run (APPROVAL_TASKS). */
+  approvals?: string;
 }
 
 /** One MCP tool: a small declarative unit the server wires. */
@@ -74,6 +94,8 @@ export interface ToolDefinition<
   /** What the serving backend adds to the description, read when the catalogue is built. */
   noteFrom?(backend: BackendNotes): string | undefined;
   requires: ToolRequirement;
+  /** Served only where the server has this feature: `approvals`, where some task needs a person's approval. */
+  feature?: "approvals";
   annotations: Required<
     Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">
   >;
@@ -81,13 +103,18 @@ export interface ToolDefinition<
   output: O;
   handler(input: z.infer<z.ZodObject<I>>, context: ToolContext): Promise<ToolResult<O>>;
   /**
-   * A tool that starts a run names it here. Each call counts against the
-   * run-start limit, and when the client declared the Tasks extension the
-   * call answers with a task handle for this run instead of the result.
+   * A tool that starts a run names it here (or the approval request it
+   * recorded instead). Each call counts against the run-start limit, and when
+   * the client declared the Tasks extension the call answers with a task
+   * handle for this run (or request) instead of the result.
    */
-  runOf?(output: z.infer<z.ZodObject<O>>): TaskRun;
-  /** State-changing: every call is written to the audit trail with these facts. */
-  audit?(input: z.infer<z.ZodObject<I>>, output?: z.infer<z.ZodObject<O>>): AuditFacts;
+  runOf?(output: z.infer<z.ZodObject<O>>): TaskRun | Approval;
+  /**
+   * State-changing: every call is written to the audit trail with these
+   * facts — except where they are undefined: the change was an approval
+   * request's, which the approvals service recorded as it made it.
+   */
+  audit?(input: z.infer<z.ZodObject<I>>, output?: z.infer<z.ZodObject<O>>): AuditFacts | undefined;
 }
 
 /** The annotations of a tool that only reads from the workflow engine. */

@@ -10,8 +10,8 @@ export interface PageQuery {
   from: string;
   /** The column pages are ordered by, newest first (then by `seq`). */
   time: string;
-  /** Conditions, each with its one value; an undefined value leaves the condition out. */
-  where: readonly (readonly [sql: string, value: SqlValue | undefined])[];
+  /** Conditions, each with its value (or values, in order); an undefined value leaves the condition out. */
+  where: readonly (readonly [sql: string, value: SqlValue | readonly SqlValue[] | undefined])[];
   after?: Position;
   /** Rows to read: one more than the page holds, to know whether another page follows. */
   limit: number;
@@ -24,7 +24,8 @@ export function pageStatement(query: PageQuery): Statement {
   for (const [sql, value] of query.where) {
     if (value === undefined) continue;
     conditions.push(sql);
-    values.push(value);
+    if (Array.isArray(value)) values.push(...value);
+    else values.push(value as SqlValue);
   }
   if (query.after) {
     conditions.push(`(${query.time}, seq) < (?, ?)`);

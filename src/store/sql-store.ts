@@ -1,13 +1,19 @@
-import type { z } from "zod";
 import type { SqlDatabase, Statement } from "../db/sql.js";
 import type { Logger } from "../logger.js";
-import { InvalidInput } from "../workflows/errors.js";
 import type { Principal } from "../workflows/run.js";
+import { SqlApprovals } from "./approvals.js";
 import { boundId, boundText, instant, pageSize } from "./bounds.js";
-import { decodeCursor, encodeCursor, type Position, queryKey } from "./cursor.js";
-import { StoreUnavailable } from "./errors.js";
+import { queryKey } from "./cursor.js";
 import { iso, pageStatement } from "./page-statement.js";
-import { AuditEvent, type AuditQuery, OwnedRun, type OwnedRunsQuery, type Store } from "./types.js";
+import { optional, SqlQueries, valid } from "./queries.js";
+import {
+  type ApprovalStore,
+  AuditEvent,
+  type AuditQuery,
+  OwnedRun,
+  type OwnedRunsQuery,
+  type Store,
+} from "./types.js";
 
 interface OwnedRunRow {
   run_id: string;
@@ -31,11 +37,14 @@ interface AuditEventRow {
   decision: AuditEvent["decision"];
   outcome: string;
   reason: string | null;
+  approval_id: string | null;
+  requester: string | null;
   seq: number | string;
 }
 
 const OWNED_RUN_COLUMNS = "run_id, task, issuer, subject, client_id";
-const AUDIT_COLUMNS = "issuer, subject, client_id, tool, task, run_id, decision, outcome, reason";
+const AUDIT_COLUMNS =
+  "issuer, subject, client_id, tool, task, run_id, decision, outcome, reason, approval_id, requester";
 
 /**
  * The Store on either database: the same statements, bounds and cursors, so
@@ -43,12 +52,18 @@ const AUDIT_COLUMNS = "issuer, subject, client_id, tool, task, run_id, decision,
  * stored or compared, and filters are applied in the query, so pages are full.
  */
 export class SqlStore implements Store {
+  private readonly queries: SqlQueries;
+  readonly approvals: ApprovalStore;
+
   constructor(
     readonly kind: Store["kind"],
     private readonly db: SqlDatabase,
     private readonly description: string,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.queries = new SqlQueries(db, kind, logger);
+    this.approvals = new SqlApprovals(this.queries);
+  }
 
   describe(): string {
     return this.description;
@@ -88,7 +103,7 @@ export class SqlStore implements Store {
     const issuer = boundId(owner.issuer);
     const subject = boundId(owner.subject);
     const task = optional(query.task, boundId);
-    const { rows, nextCursor } = await this.page<OwnedRunRow>(
+    const { rows, nextCursor } = await this.queries.page<OwnedRunRow>(
       queryKey("owned_runs", [issuer, subject, task]),
       query,
       (after, limit) =>
@@ -129,7 +144,7 @@ export class SqlStore implements Store {
   async appendAuditEvent(event: AuditEvent): Promise<void> {
     const e = valid(AuditEvent, event, "audit event");
     await this.run({
-      text: `INSERT INTO audit_events (at, ${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      text: `INSERT INTO audit_events (at, ${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       values: [
         instant(e.at, "at"),
         optional(e.issuer, boundId) ?? null,
@@ -141,6 +156,8 @@ export class SqlStore implements Store {
         e.decision,
         boundId(e.outcome),
         optional(e.reason, boundText) ?? null,
+        optional(e.approvalId, boundId) ?? null,
+        optional(e.requester, boundId) ?? null,
       ],
     });
   }
@@ -151,7 +168,7 @@ export class SqlStore implements Store {
     const runId = optional(query.runId, boundId);
     const since = optional(query.since, (v) => instant(v, "since"));
     const until = optional(query.until, (v) => instant(v, "until"));
-    const { rows, nextCursor } = await this.page<AuditEventRow>(
+    const { rows, nextCursor } = await this.queries.page<AuditEventRow>(
       queryKey("audit_events", [subject, task, runId, since, until]),
       query,
       (after, limit) =>
@@ -175,34 +192,11 @@ export class SqlStore implements Store {
   }
 
   private all<T>(statement: Statement): Promise<T[]> {
-    return this.db.all<T>(statement).catch((error) => this.failed(error));
+    return this.queries.all(statement);
   }
 
   private run(statement: Statement): Promise<void> {
-    return this.db.run(statement).catch((error) => this.failed(error));
-  }
-
-  /** A transient failure becomes StoreUnavailable, its cause logged; anything else is a bug, rethrown. */
-  private failed(error: unknown): never {
-    if (!this.db.transient(error)) throw error;
-    this.logger.warn({ err: error, store: this.kind }, "store unavailable");
-    throw new StoreUnavailable({ cause: error });
-  }
-
-  /** One page of at most `limit` rows, and a cursor when more follow. */
-  private async page<Row>(
-    key: string,
-    query: { limit: number; cursor?: string },
-    statement: (after: Position | undefined, limit: number) => Statement,
-    position: (row: Row) => Position,
-  ): Promise<{ rows: Row[]; nextCursor?: string }> {
-    const limit = pageSize(query.limit);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, key);
-    // One row more than the page holds says whether another page follows.
-    const rows = await this.all<Row>(statement(after, limit + 1));
-    if (rows.length <= limit) return { rows };
-    const page = rows.slice(0, limit);
-    return { rows: page, nextCursor: encodeCursor(key, position(page[limit - 1] as Row)) };
+    return this.queries.run(statement);
   }
 }
 
@@ -232,18 +226,8 @@ function toAuditEvent(row: AuditEventRow): AuditEvent {
     decision: row.decision,
     outcome: row.outcome,
     reason: row.reason,
+    approvalId: row.approval_id,
+    requester: row.requester,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) as AuditEvent;
-}
-
-/** The bounded value, or undefined (a filter left out). */
-function optional(value: string | undefined, bound: (v: string) => string): string | undefined {
-  return value === undefined ? undefined : bound(value);
-}
-
-function valid<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new InvalidInput(`${what}: ${issue?.path.join(".") || "value"}: ${issue?.message}`);
 }

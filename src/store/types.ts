@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ApprovalRecord, ApprovalStatus, Person } from "../approvals/approval.js";
 import { type Principal, StartedBy } from "../workflows/run.js";
 
 /**
@@ -61,9 +62,14 @@ export const AuditEvent = z.object({
   outcome: z
     .string()
     .describe(
-      "What happened: started, canceled, already_finished, failed, no_token, invalid_token, insufficient_scope, …",
+      "What happened: started, canceled, approval_requested, approval_approved, approval_denied, approval_expired, approval_canceled, already_finished, failed, not_found, no_token, invalid_token, insufficient_scope, …",
     ),
   reason: z.string().optional().describe("A short explanation: an error code, the missing scopes"),
+  approvalId: z.string().optional().describe("The approval request the event is about (apr-…)"),
+  requester: z
+    .string()
+    .optional()
+    .describe("Who asked for the approval (their `sub`), where the actor is someone else"),
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
@@ -85,7 +91,55 @@ export interface AuditTrail {
   listAuditEvents(query: AuditQuery): Promise<{ events: AuditEvent[]; nextCursor?: string }>;
 }
 
+/** Which approval requests a listing shows, newest first. */
+export interface ApprovalQuery {
+  /** Its own requests, whatever their mode. */
+  requester: Principal;
+  /** Besides, the approver-mode requests of others it may decide: of every task, or of these. */
+  decides?: "all" | readonly string[];
+  status?: ApprovalStatus;
+  task?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** A stored approval request without its input (what lists carry). */
+export type ApprovalSummary = Omit<ApprovalRecord, "input">;
+
+/** What an approval decision writes. */
+export interface ApprovalChange {
+  status: Exclude<ApprovalStatus, "pending">;
+  by?: Person;
+  at: string;
+  reason?: string;
+}
+
+/**
+ * Approval requests, shared by every instance. Every change of status is
+ * one conditional UPDATE of a pending row, so concurrent decisions (two
+ * approvers, two instances, the expiry sweep) produce exactly one.
+ */
+export interface ApprovalStore {
+  create(record: ApprovalRecord): Promise<void>;
+  get(id: string): Promise<ApprovalRecord | undefined>;
+  /** A request's task and mode (what deciding it needs), without reading its input. */
+  target(id: string): Promise<Pick<ApprovalRecord, "task" | "mode"> | undefined>;
+  /** Requests of `requester` still pending and not yet expired at `now`. */
+  pendingCount(requester: Principal, now: string): Promise<number>;
+  list(query: ApprovalQuery): Promise<{ approvals: ApprovalSummary[]; nextCursor?: string }>;
+  /** Ends a request that is pending and not expired at `change.at`: the record after, or undefined when it was not (decided first elsewhere, or expired). */
+  decide(id: string, change: ApprovalChange): Promise<ApprovalRecord | undefined>;
+  /** Expires up to `limit` pending requests past their time: the ones this call expired. */
+  expireDue(now: string, limit: number): Promise<ApprovalSummary[]>;
+  /** Claims starting the run of an approved request with none yet: true for one claimant at a time (a claim older than `staleBefore` may be taken over). */
+  claimStart(id: string, now: string, staleBefore: string): Promise<boolean>;
+  recordRun(id: string, runId: string): Promise<void>;
+  /** Approved after `decidedAfter`, their run not started, and their start claim (if any) older than `staleBefore`. */
+  unstarted(staleBefore: string, decidedAfter: string, limit: number): Promise<string[]>;
+}
+
 export interface Store extends RunOwnership, AuditTrail {
+  readonly approvals: ApprovalStore;
   readonly kind: "sqlite" | "postgres";
   /** One line for the banner, without credentials. */
   describe(): string;

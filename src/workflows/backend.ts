@@ -31,6 +31,14 @@ export interface ReadBudget {
   admit(bytes: number): void;
 }
 
+export interface StartOptions {
+  /**
+   * Makes starts with the same key start one run, where the backend can
+   * (Render's idempotency key): an approval's start, retried, starts once.
+   */
+  idempotencyKey?: string;
+}
+
 export interface ListRunsQuery {
   task?: string;
   status?: TaskRunStatus[];
@@ -102,7 +110,12 @@ export interface WorkflowBackend {
    */
   taskNameOf(reference: string): string | undefined;
   /** Starts a run recorded as started by `startedBy`; subtasks inherit it. May throw LimitReached. */
-  startRun(task: string, input: TaskInput, startedBy: StartedBy): Promise<TaskRun>;
+  startRun(
+    task: string,
+    input: TaskInput,
+    startedBy: StartedBy,
+    options?: StartOptions,
+  ): Promise<TaskRun>;
   /** The run in full; `budget` admits its bytes before it is built (where the backend can). */
   getRun(id: string, access: RunAccess, budget?: ReadBudget): Promise<TaskRun>;
   listRuns(query: ListRunsQuery): Promise<RunPage>;

@@ -28,6 +28,8 @@ export interface DevAuthorizationServerOptions {
    * Resource Metadata lists). Fixed at start.
    */
   taskNames: readonly string[];
+  /** Of those, the tasks whose approval scopes it grants too (`workflows:approve:<task>`). */
+  approverTasks?: readonly string[];
   logger: Logger;
   accessTokenTtlSeconds?: number;
 }
@@ -111,7 +113,7 @@ export async function startDevAuthorizationServer(
   if (isProductionEnv(process.env.NODE_ENV)) {
     throw new Error("the development authorization server never runs with NODE_ENV=production");
   }
-  const scopes = supportedScopes(options.taskNames);
+  const scopes = supportedScopes(options.taskNames, options.approverTasks);
   const { default: Provider, errors } = await loadOidcProvider();
   const app = express();
   const server = createServer(app);

@@ -11,19 +11,21 @@ import {
   ProtocolErrorCode,
   type ServerContext,
 } from "@modelcontextprotocol/server";
+import { type Approval, isApprovalId } from "../../approvals/approval.js";
 import type { TaskRun } from "../../workflows/run.js";
 import { accessFor } from "../access.js";
 import { runTool } from "../call.js";
 import type { Catalogue } from "../catalogue.js";
 import { contextOf, type ServerParts } from "../context.js";
-import { describeRun } from "../format.js";
+import { describeApproval, describeRun } from "../format.js";
 import { isWorkflowError, toolResult } from "../results.js";
 import { worded } from "../wording.js";
 import { declaresTasks } from "./capability.js";
-import { detailedTaskOf } from "./task-of-run.js";
+import { detailedTaskOf, detailedTaskOfApproval } from "./task-of-run.js";
 
 /** A run's result as the task's `result`: what start_task_run answers for it. */
-const runResult = (run: TaskRun) => toolResult({ run }, describeRun(run));
+const runResult = (run: TaskRun, approval?: Approval) =>
+  toolResult({ run, ...(approval ? { approval } : {}) }, describeRun(run));
 
 // The SDK lifts `inputResponses` out of params (ctx.mcpReq.inputResponses), as for any
 // multi round-trip request; there is nothing to deliver them to anyway.
@@ -51,6 +53,31 @@ export function taskMethodHandlers(parts: ServerParts, catalogue: Catalogue) {
     }
   };
 
+  /**
+   * A task that is an approval request (its id `apr-…`): working until
+   * decided, then the run an approval started — under the request's id, the
+   * one the client holds — or completed saying why nothing ran.
+   */
+  const taskOfApproval = async (ctx: ServerContext, taskId: string) => {
+    const { approvals } = parts;
+    if (!approvals) return undefined;
+    let approval: Approval;
+    try {
+      approval = approvals.view(await approvals.get(taskId, contextOf(parts, ctx).caller));
+    } catch (error) {
+      throw protocolError(error);
+    }
+    if (!approval.runId) {
+      return detailedTaskOfApproval(approval, toolResult({ approval }, describeApproval(approval)));
+    }
+    const run = await runOfTask(ctx, approval.runId);
+    return {
+      ...detailedTaskOf(run, runResult(run, approval)),
+      taskId: approval.id,
+      createdAt: approval.createdAt,
+    };
+  };
+
   return {
     register(server: McpServer): void {
       server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION_ID_V2]: {} } });
@@ -59,6 +86,10 @@ export function taskMethodHandlers(parts: ServerParts, catalogue: Catalogue) {
         { params: GetTaskRequestV2Schema.shape.params },
         async ({ taskId }, ctx) => {
           requireDeclared(ctx);
+          if (isApprovalId(taskId)) {
+            const task = await taskOfApproval(ctx, taskId);
+            if (task) return { ...task };
+          }
           const run = await runOfTask(ctx, taskId);
           return { ...detailedTaskOf(run, runResult(run)) };
         },
@@ -68,7 +99,9 @@ export function taskMethodHandlers(parts: ServerParts, catalogue: Catalogue) {
         { params: UPDATE_PARAMS },
         async ({ taskId }, ctx) => {
           requireDeclared(ctx);
-          await runOfTask(ctx, taskId);
+          if (!(isApprovalId(taskId) && (await taskOfApproval(ctx, taskId)))) {
+            await runOfTask(ctx, taskId);
+          }
           return {};
         },
       );

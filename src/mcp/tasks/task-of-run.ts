@@ -6,8 +6,9 @@ import type {
   TaskV2,
 } from "@modelcontextprotocol/ext-tasks/core/v2";
 import type { CallToolResult } from "@modelcontextprotocol/server";
+import type { Approval } from "../../approvals/approval.js";
 import { isTerminal, type TaskRun, type TaskRunStatus } from "../../workflows/run.js";
-import { describeRun } from "../format.js";
+import { describeApproval, describeRun } from "../format.js";
 
 /** How often a client should poll a task that is still working. */
 const TASK_POLL_INTERVAL_MS = 2_000;
@@ -65,8 +66,44 @@ export function detailedTaskOf(run: TaskRun, result: CallToolResult): DetailedTa
  * against its schema, and a client that ignores the handle still sees the run.
  */
 export function createTaskResult(
-  run: TaskRun,
+  subject: TaskRun | Approval,
   result: CallToolResult,
 ): CreateTaskResultV2 & CallToolResult {
-  return { ...result, ...taskOf(run), resultType: "task" } as CreateTaskResultV2 & CallToolResult;
+  const task = isRun(subject) ? taskOf(subject) : taskOfApproval(subject);
+  return { ...result, ...task, resultType: "task" } as CreateTaskResultV2 & CallToolResult;
+}
+
+const isRun = (subject: TaskRun | Approval): subject is TaskRun => "attempts" in subject;
+
+/**
+ * An approval request as a task (its id is the request's): working while it
+ * waits for a decision — its status message says who decides and until when
+ * — and while an approved run is starting; a request that ended without a
+ * run (denied, expired, withdrawn) is a completed task whose result says so.
+ * Once its run exists, the task follows the run (tasks/get).
+ */
+export function taskOfApproval(approval: Approval, now = new Date()): TaskV2 {
+  const done =
+    approval.status === "denied" || approval.status === "expired" || approval.status === "canceled";
+  return {
+    taskId: approval.id,
+    status: done ? "completed" : "working",
+    statusMessage: describeApproval(approval),
+    createdAt: approval.createdAt,
+    lastUpdatedAt: approval.decidedAt ?? approval.createdAt ?? now.toISOString(),
+    ttlMs: null,
+    ...(done ? {} : { pollIntervalMs: TASK_POLL_INTERVAL_MS }),
+  };
+}
+
+/** What `tasks/get` answers for an approval request that has no run: working, or completed saying why. */
+export function detailedTaskOfApproval(approval: Approval, result: CallToolResult): DetailedTaskV2 {
+  const task = taskOfApproval(approval);
+  return task.status === "completed"
+    ? {
+        ...task,
+        status: "completed",
+        result: { resultType: "complete", ...result } as CompletedTaskV2["result"],
+      }
+    : { ...task, status: "working" };
 }

@@ -13,6 +13,7 @@ import type {
   RunAccess,
   RunAction,
   RunPage,
+  StartOptions,
   WaitOptions,
   WorkflowBackend,
 } from "../backend.js";
@@ -129,7 +130,12 @@ export class RenderBackend implements WorkflowBackend {
     return taskNameIn(this.workflow.slug, reference);
   }
 
-  async startRun(task: string, input: TaskInput, startedBy: StartedBy): Promise<TaskRun> {
+  async startRun(
+    task: string,
+    input: TaskInput,
+    startedBy: StartedBy,
+    options: StartOptions = {},
+  ): Promise<TaskRun> {
     const ref = await this.taskRef(task);
     const bytes = Buffer.byteLength(JSON.stringify(input));
     if (bytes > MAX_INPUT_BYTES) {
@@ -140,7 +146,7 @@ export class RenderBackend implements WorkflowBackend {
     return this.#active.admit(startedBy, async () => {
       const created = await this.http.request("POST", "/task-runs", {
         // The key makes a retried POST (after a timeout or a 5xx) start one run, not two.
-        body: { task: ref.slug, input, idempotencyKey: randomUUID() },
+        body: { task: ref.slug, input, idempotencyKey: options.idempotencyKey ?? randomUUID() },
         schema: RenderRun,
         notFound: (message) =>
           new UnknownTask(`Render has no task ${ref.slug}${message ? ` (${message})` : ""}`),
