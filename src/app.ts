@@ -1,5 +1,6 @@
 import "./http/types.js";
 import express, { type NextFunction, type Request, type Response } from "express";
+import { approvalKeys } from "./approvals/keys.js";
 import type { Approvals } from "./approvals/service.js";
 import type { Auditor } from "./audit/auditor.js";
 import { loopbackResource } from "./auth/loopback-resource.js";
@@ -73,6 +74,7 @@ export function createApp(options: AppOptions) {
     }),
   );
   const answers = new AnswerBudget(config.limits.answerBytesInFlight);
+  const keys = approvalKeys(config.approvals?.secret);
   const endpoint = mcpEndpoint({
     name: SERVER_NAME,
     version: options.version,
@@ -87,7 +89,9 @@ export function createApp(options: AppOptions) {
     allowedHosts: config.allowedHosts,
     limits: options.limits,
     answers,
-    ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(options.approvals
+      ? { approvals: options.approvals, requestStateKey: keys("request state") }
+      : {}),
     ...options.endpoint,
   });
   app.use(endpoint.router);

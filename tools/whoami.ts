@@ -74,6 +74,10 @@ export default defineTool({
         const decision = authorize(tool.requires.scopes, caller.scopes);
         if (decision.allowed) allowed.push(tool.name);
         else denied.push({ name: tool.name, missingScopes: decision.missing });
+      } else if ("approvalOf" in tool.requires) {
+        // Deciding: allowed when some approve scope decides some task's requests.
+        if (approvals?.decidable(caller)) allowed.push(tool.name);
+        else denied.push({ name: tool.name, missingScopes: requirementLabel(tool.requires) });
       } else if (startable.length > 0 || mayStart()) {
         // Per-task: allowed when some task (or, with the any-task scope, any) may be started.
         allowed.push(tool.name);

@@ -68,7 +68,9 @@ export class Approvals {
 
   /** The mode a start of `taskRef` needs (the task as named in per-task scopes), or undefined. */
   modeOf(taskRef: string): ApprovalMode | undefined {
-    return this.settings.policy.modeOf(this.parts.backend.taskNameOf(taskRef));
+    // A reference that names no task of the backend is refused by its start, which runs nothing.
+    const task = this.parts.backend.taskNameOf(taskRef);
+    return task === undefined ? undefined : this.settings.policy.modeOf(task);
   }
 
   urlOf(id: string): string {
@@ -422,6 +424,7 @@ export class Approvals {
   ): Promise<void> {
     const event: AuditEvent = {
       ...auditEvent(actor, tool, "allowed"),
+      at: this.#now().toISOString(),
       task: record.task,
       ...(record.runId ? { runId: record.runId } : {}),
       outcome,

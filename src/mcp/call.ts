@@ -1,4 +1,8 @@
-import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
+import type {
+  CallToolResult,
+  InputRequiredResult,
+  ServerContext,
+} from "@modelcontextprotocol/server";
 import type { z } from "zod";
 import { auditEvent, failureOf } from "../audit/events.js";
 import { boundedText } from "../http/bounded.js";
@@ -12,6 +16,7 @@ import { contextOf, type RequestContext, type ServerParts } from "./context.js";
 import { isRecord } from "./messages.js";
 import { progressOf } from "./progress.js";
 import { isWorkflowError, toolError, toolResult, workflowToolError } from "./results.js";
+import { describeStarted } from "./started.js";
 import { declaresTasks } from "./tasks/capability.js";
 import { createTaskResult } from "./tasks/task-of-run.js";
 import type { AuditFacts, ToolContext, ToolDefinition, ToolResult } from "./tool.js";
@@ -27,8 +32,28 @@ const MAX_ISSUES = 5;
  */
 export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
   const { definition } = entry;
-  return async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
+  const { confirmation } = parts;
+  return async (
+    args: unknown,
+    ctx: ServerContext,
+  ): Promise<CallToolResult | InputRequiredResult> => {
     const request = contextOf(parts, ctx);
+    const answer = (output: ToolResult<z.ZodRawShape>) => {
+      const result = toolResult(output.structuredContent, output.text);
+      return definition.runOf && declaresTasks(ctx)
+        ? createTaskResult(definition.runOf(output.structuredContent), result)
+        : result;
+    };
+    if (definition.runOf && confirmation) {
+      // A start retried after its person was sent to the approval page: answered from the record.
+      try {
+        const resumed = await confirmation.resume(ctx, request);
+        if (resumed) return answer({ structuredContent: resumed, text: describeStarted(resumed) });
+      } catch (error) {
+        if (isWorkflowError(error)) return workflowToolError(error);
+        throw error;
+      }
+    }
     const parsed = entry.input.safeParse(args ?? {});
     if (!parsed.success) {
       if (definition.audit) {
@@ -45,10 +70,9 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
     }
     const ran = await runTool(definition, parsed.data, request, ctx, definition.name);
     if (!ran.ok) return ran.error;
-    const result = toolResult(ran.output.structuredContent, ran.output.text);
-    return definition.runOf && declaresTasks(ctx)
-      ? createTaskResult(definition.runOf(ran.output.structuredContent), result)
-      : result;
+    const started = definition.runOf?.(ran.output.structuredContent);
+    const ask = started && "mode" in started ? await confirmation?.ask(started, ctx) : undefined;
+    return ask ?? answer(ran.output);
   };
 }
 

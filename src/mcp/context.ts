@@ -5,6 +5,7 @@ import { type Caller, callerOf } from "../auth/caller.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
 import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
+import type { Confirmation } from "./confirmation.js";
 import type { ToolRequirement } from "./tool.js";
 
 /** The server's parts every handler uses, the same for every request. */
@@ -16,6 +17,8 @@ export interface ServerParts {
   catalogue: readonly { name: string; requires: ToolRequirement }[];
   /** Approval requests, where some task needs a person's approval (APPROVAL_TASKS). */
   approvals?: Approvals;
+  /** Sends a person to the approval page by URL elicitation, where the client can open one. */
+  confirmation?: Confirmation;
   /** The memory the request may spend on its answer (src/http/answer-budget.ts); absent: unbounded. */
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
 }

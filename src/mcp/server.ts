@@ -14,6 +14,7 @@ import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import { authorizedAlready } from "./authorize.js";
 import { toolCallback } from "./call.js";
 import type { Catalogue } from "./catalogue.js";
+import { Confirmation } from "./confirmation.js";
 import type { ServerParts } from "./context.js";
 import { approvalIdOf, requirementOf } from "./requirements.js";
 import { MODERN_REVISION } from "./revision.js";
@@ -32,6 +33,8 @@ export interface ServerFactoryOptions {
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
   /** Approval requests, where some task needs a person's approval (APPROVAL_TASKS). */
   approvals?: Approvals;
+  /** Seals the state of URL-elicitation rounds (approvals): the same on every instance. */
+  requestStateKey?: Uint8Array;
 }
 
 const INSTRUCTIONS =
@@ -54,6 +57,10 @@ const SAME_FOR_EVERYONE = { ttlMs: 300_000, cacheScope: "public" } as const;
  */
 export function serverFactory(options: ServerFactoryOptions) {
   const { catalogue, backend } = options;
+  const confirmation =
+    options.approvals && options.requestStateKey
+      ? new Confirmation(options.requestStateKey, options.approvals)
+      : undefined;
   const parts: ServerParts = {
     backend,
     auditor: options.auditor,
@@ -62,6 +69,7 @@ export function serverFactory(options: ServerFactoryOptions) {
     catalogue: catalogue.requirements,
     ...(options.budgetOf ? { budgetOf: options.budgetOf } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(confirmation ? { confirmation } : {}),
   };
   const tools = catalogue.entries.map((entry) => ({
     name: entry.definition.name,
@@ -79,6 +87,7 @@ export function serverFactory(options: ServerFactoryOptions) {
         capabilities: { tools: { listChanged: false } },
         instructions: INSTRUCTIONS,
         cacheHints: { "tools/list": SAME_FOR_EVERYONE, "server/discover": SAME_FOR_EVERYONE },
+        ...(confirmation ? { requestState: { verify: confirmation.verify } } : {}),
         ...(ctx.era === "modern"
           ? { supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, MODERN_REVISION] }
           : {}),

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ApprovalRecord } from "../../src/approvals/approval.js";
 import { type Migration, MigrationFailed, SchemaTooNew } from "../../src/db/migrate.js";
 import { MAX_ID_CHARS, MAX_PAGE_SIZE, MAX_TEXT_CHARS } from "../../src/store/bounds.js";
 import { MIGRATIONS } from "../../src/store/migrations/index.js";
-import type { AuditEvent, OwnedRun, Store } from "../../src/store/types.js";
+import type { ApprovalQuery, AuditEvent, OwnedRun, Store } from "../../src/store/types.js";
 import { InvalidCursor, InvalidInput } from "../../src/workflows/errors.js";
 import type { Principal } from "../../src/workflows/run.js";
 
@@ -407,6 +408,125 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       await expect(store.recordRun(noSubject as unknown as OwnedRun)).rejects.toThrow(
         /^run: startedBy\.subject: /,
       );
+    });
+  });
+
+  describe("approval requests", () => {
+    const request = (
+      id: string,
+      who: Principal,
+      at: string,
+      fields: Partial<ApprovalRecord> = {},
+    ): ApprovalRecord => ({
+      id,
+      status: "pending",
+      task: "deploy",
+      taskRef: "deploy",
+      input: { env: "prod", n: [1, 2] },
+      mode: "approver",
+      requestedBy: { ...who, clientId: "client-1" },
+      createdAt: at,
+      expiresAt: minute(60),
+      ...fields,
+    });
+    const summary = ({ input: _input, ...rest }: ApprovalRecord) => rest;
+
+    it("records a request and reads it back exactly, input included; lists never carry the input", async () => {
+      const record = request("apr-1", alice, minute(1));
+      await store.approvals.create(record);
+      expect(await store.approvals.get("apr-1")).toEqual(record);
+      expect(await store.approvals.get("apr-2")).toBeUndefined();
+      expect(await store.approvals.target("apr-1")).toEqual({ task: "deploy", mode: "approver" });
+      expect(await store.approvals.target("apr-2")).toBeUndefined();
+      expect(await store.approvals.list({ requester: alice, limit: 10 })).toEqual({
+        approvals: [summary(record)],
+      });
+    });
+
+    it("a decision is one conditional write: the first wins, later ones change nothing", async () => {
+      await store.approvals.create(request("apr-1", alice, minute(1)));
+      const other = await open();
+      const decisions = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 === 0 ? store : other).approvals.decide("apr-1", {
+            status: i % 3 === 0 ? "denied" : "approved",
+            by: { issuer: ISSUER, subject: `approver-${i}` },
+            at: minute(2),
+          }),
+        ),
+      );
+      const won = decisions.filter((d) => d !== undefined);
+      expect(won).toHaveLength(1);
+      expect(await store.approvals.get("apr-1")).toEqual(won[0]);
+    });
+
+    it("no decision after expiry; the sweep expires each request once, however many instances sweep", async () => {
+      await store.approvals.create(request("apr-1", alice, minute(1)));
+      await store.approvals.create(request("apr-2", alice, minute(2), { expiresAt: minute(90) }));
+      expect(
+        await store.approvals.decide("apr-1", { status: "approved", by: bob, at: minute(60) }),
+      ).toBeUndefined();
+      expect(await store.approvals.pendingCount(alice, minute(59))).toBe(2);
+      expect(await store.approvals.pendingCount(alice, minute(60))).toBe(1);
+      const other = await open();
+      const swept = await Promise.all([
+        store.approvals.expireDue(minute(61), 10),
+        other.approvals.expireDue(minute(61), 10),
+      ]);
+      expect(swept.flat().map((a) => [a.id, a.status, a.decidedAt])).toEqual([
+        ["apr-1", "expired", minute(60)],
+      ]);
+      expect((await store.approvals.get("apr-2"))?.status).toBe("pending");
+    });
+
+    it("one claimant at a time starts an approved run; a stale claim is taken over; the run is recorded once", async () => {
+      await store.approvals.create(request("apr-1", alice, minute(1)));
+      expect(await store.approvals.claimStart("apr-1", minute(2), minute(1))).toBe(false);
+      await store.approvals.decide("apr-1", { status: "approved", by: bob, at: minute(2) });
+      expect(await store.approvals.unstarted(minute(3), minute(0), 10)).toEqual(["apr-1"]);
+      const claims = await Promise.all([
+        store.approvals.claimStart("apr-1", minute(3), minute(2)),
+        store.approvals.claimStart("apr-1", minute(3), minute(2)),
+      ]);
+      expect(claims.sort()).toEqual([false, true]);
+      expect(await store.approvals.unstarted(minute(3), minute(0), 10)).toEqual([]);
+      // Its claimant stopped: a claim older than staleBefore may be taken over.
+      expect(await store.approvals.claimStart("apr-1", minute(5), minute(4))).toBe(true);
+      await store.approvals.recordRun("apr-1", "trn-1");
+      await store.approvals.recordRun("apr-1", "trn-2");
+      expect((await store.approvals.get("apr-1"))?.runId).toBe("trn-1");
+      expect(await store.approvals.claimStart("apr-1", minute(9), minute(8))).toBe(false);
+      expect(await store.approvals.unstarted(minute(9), minute(0), 10)).toEqual([]);
+    });
+
+    it("lists a requester's own, and the approver-mode requests of the tasks one decides, newest first, by page", async () => {
+      await store.approvals.create(request("apr-a1", alice, minute(1)));
+      await store.approvals.create(
+        request("apr-a2", alice, minute(2), { task: "migrate", taskRef: "migrate" }),
+      );
+      await store.approvals.create(request("apr-a3", alice, minute(3), { mode: "self" }));
+      await store.approvals.create(request("apr-b1", bob, minute(4)));
+      const ids = async (query: Omit<ApprovalQuery, "limit">) =>
+        (await store.approvals.list({ ...query, limit: 10 })).approvals.map((a) => a.id);
+      expect(await ids({ requester: alice })).toEqual(["apr-a3", "apr-a2", "apr-a1"]);
+      expect(await ids({ requester: bob })).toEqual(["apr-b1"]);
+      expect(await ids({ requester: bob, decides: ["deploy"] })).toEqual(["apr-b1", "apr-a1"]);
+      expect(await ids({ requester: bob, decides: "all" })).toEqual(["apr-b1", "apr-a2", "apr-a1"]);
+      expect(await ids({ requester: bob, decides: "all", task: "migrate" })).toEqual(["apr-a2"]);
+      expect(await ids({ requester: alice, status: "approved" })).toEqual([]);
+      const first = await store.approvals.list({ requester: bob, decides: "all", limit: 2 });
+      expect(first.approvals.map((a) => a.id)).toEqual(["apr-b1", "apr-a2"]);
+      const second = await store.approvals.list({
+        requester: bob,
+        decides: "all",
+        limit: 2,
+        cursor: first.nextCursor,
+      });
+      expect(second).toEqual({ approvals: [summary(request("apr-a1", alice, minute(1)))] });
+      // A cursor is bound to its caller and filters.
+      await expect(
+        store.approvals.list({ requester: alice, limit: 2, cursor: first.nextCursor }),
+      ).rejects.toBeInstanceOf(InvalidCursor);
     });
   });
 

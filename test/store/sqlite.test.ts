@@ -69,6 +69,7 @@ describe("SQLite store", () => {
     expect(tables.pragma("journal_mode", { simple: true })).toBe("wal");
     tables.close();
     expect(names).toEqual([
+      "approval_requests",
       "audit_events",
       "owned_runs",
       "runs",
