@@ -287,6 +287,18 @@ describe("what each caller sees", () => {
     expect(them.allowedTools).toContain("decide_approval_request");
   });
 
+  it("Protected Resource Metadata offers the approve scope of each task an approver decides", async () => {
+    const res = await fetch(`${stack.server.url}/.well-known/oauth-protected-resource/mcp`);
+    const { scopes_supported: scopes } = (await res.json()) as { scopes_supported: string[] };
+    expect(scopes).toContain("workflows:approve");
+    expect(scopes).toContain("workflows:approve:add");
+    // A self-mode task is confirmed by its requester: no scope decides it.
+    expect(scopes).not.toContain("workflows:approve:echo");
+    expect(scopes.filter((scope) => scope.startsWith("workflows:approve:"))).toEqual([
+      "workflows:approve:add",
+    ]);
+  });
+
   it("the tools say so: start_task_run names the tasks; the approval tools are listed with their scopes", async () => {
     const alice = await as("alice", ALICE);
     const { tools } = await alice.listTools();

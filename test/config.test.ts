@@ -77,6 +77,42 @@ describe("configuration errors stop the server with one line per problem", () =>
       { LOCAL_MAX_STORED_MB_PER_CALLER: "2000000" },
       "  LOCAL_MAX_STORED_MB_PER_CALLER: must be between 0 and 1000000",
     ],
+    [
+      { APPROVAL_TASKS: "deploy=boss" },
+      `  APPROVAL_TASKS: "deploy=boss": each entry is a task name or task=mode, mode approver or self`,
+    ],
+    [{ APPROVAL_TASKS: "deploy,deploy" }, `  APPROVAL_TASKS: "deploy" is listed twice`],
+    [{ APPROVAL_TTL_MINUTES: "0" }, "  APPROVAL_TTL_MINUTES: must be between 1 and 10080"],
+    [
+      { APPROVAL_MAX_PENDING_PER_CALLER: "0" },
+      "  APPROVAL_MAX_PENDING_PER_CALLER: must be between 1 and 10000",
+    ],
+    [
+      { APPROVAL_WEBHOOK_URL: "hooks.test" },
+      "  APPROVAL_WEBHOOK_URL: must be an absolute http(s) URL",
+    ],
+    [
+      { APPROVAL_SECRET: "short" },
+      "  APPROVAL_SECRET: must be at least 32 characters (openssl rand -base64 32 makes one)",
+    ],
+    [
+      { APPROVAL_TASKS: "deploy", APPROVAL_CLIENT_SECRET: "x" },
+      "  APPROVAL_CLIENT_SECRET: set only together with APPROVAL_CLIENT_ID",
+    ],
+    [
+      { NODE_ENV: "production", AUTH_ISSUER: "https://issuer.test", APPROVAL_TASKS: "deploy" },
+      "  APPROVAL_SECRET: required with APPROVAL_TASKS in production, the same on every instance: it seals the approval page's sign-in (openssl rand -base64 32 makes one; the Blueprint generates it)",
+    ],
+    [
+      {
+        NODE_ENV: "production",
+        AUTH_ISSUER: "https://issuer.test",
+        APPROVAL_TASKS: "deploy",
+        APPROVAL_SECRET: "x".repeat(32),
+        APPROVAL_WEBHOOK_URL: "http://hooks.example.com/x",
+      },
+      "  APPROVAL_WEBHOOK_URL: must be an https:// URL in production (what it carries names people and tasks)",
+    ],
   ])("%o", async (env, line) => {
     const { code, stdout, stderr } = await runServerExpectingExit(env);
     expect(code).toBe(1);

@@ -387,7 +387,7 @@ describe("the consent page", () => {
     expect(page).toContain("<code>&#60;b&#62;bold&#60;/b&#62;</code><small>No description</small>");
     expect(page).not.toContain("<b>bold</b>");
     expect(page).toContain(
-      "<code>workflows:admin</code><small>Everything above, and the audit trail of who started or cancelled what</small>",
+      "<code>workflows:admin</code><small>Everything above, and the audit trail of who started, cancelled, asked for or decided what</small>",
     );
   });
 

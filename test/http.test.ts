@@ -53,6 +53,7 @@ describe("public endpoints", () => {
           "workflows:run",
           "workflows:cancel",
           "workflows:cancel:all",
+          "workflows:approve",
           "workflows:admin",
           ...tasks.map((task) => `workflows:run:${task}`).sort(),
         ],

@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { FIXED_SCOPES, SCOPES, TASK_SCOPE_PREFIX } from "../src/auth/scopes.js";
+import {
+  APPROVE_SCOPE_PREFIX,
+  FIXED_SCOPES,
+  SCOPES,
+  TASK_SCOPE_PREFIX,
+} from "../src/auth/scopes.js";
 import { ENV_VARIABLES } from "../src/config.js";
 import { tools } from "../tools/index.js";
 
@@ -50,13 +55,15 @@ describe("the README says what the code does", () => {
     for (const [scope, grants, implies] of fixed) {
       const declared = SCOPES[(scope as string).slice(1, -1) as keyof typeof SCOPES];
       expect(grants).toBe(declared.grants);
+      const family = "impliesFamily" in declared ? declared.impliesFamily : undefined;
       const expected = [
         ...declared.implies.map((s) => `\`${s}\``),
-        ...("impliesEveryTaskScope" in declared ? [`every \`${TASK_SCOPE_PREFIX}<task>\``] : []),
+        ...(family ? [`every \`workflows:${family}:<task>\``] : []),
       ];
       expect(implies).toBe(expected.length > 0 ? expected.join(", ") : "—");
     }
     expect(rows.map(([scope]) => scope)).toContain(`\`${TASK_SCOPE_PREFIX}<task>\``);
+    expect(rows.map(([scope]) => scope)).toContain(`\`${APPROVE_SCOPE_PREFIX}<task>\``);
   });
 
   it("the configuration table lists exactly the variables the server reads", () => {

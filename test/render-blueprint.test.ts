@@ -7,6 +7,7 @@ interface EnvVar {
   key: string;
   value?: string;
   sync?: boolean;
+  generateValue?: boolean;
   fromDatabase?: { name: string; property: string };
 }
 interface Service {
@@ -42,8 +43,10 @@ function renderEnvironment(prompted: Record<string, string>): NodeJS.ProcessEnv 
     RENDER_EXTERNAL_URL: "https://workflows-mcp.onrender.com",
     PORT: "10000",
   };
-  for (const { key, value, fromDatabase } of web?.envVars ?? []) {
+  for (const { key, value, fromDatabase, generateValue } of web?.envVars ?? []) {
     if (value !== undefined) env[key] = value;
+    // Render generates a base64-encoded 256-bit value.
+    if (generateValue) env[key] = "p6mG0hYl7Jc2v4nQ9sXw1Zr8tK3bE5fA0dH6uL2yM4o=";
     if (fromDatabase?.property === "connectionString") env[key] = INTERNAL_DATABASE_URL;
   }
   return { ...env, ...prompted };
@@ -114,6 +117,19 @@ describe("render.yaml", () => {
     // The server accepts the connection string Render provides.
     expect(renderEnvironment(prompted).DATABASE_URL).toBe(INTERNAL_DATABASE_URL);
     expect(() => loadConfig(renderEnvironment(prompted))).not.toThrow();
+  });
+});
+
+describe("approvals on the Blueprint", () => {
+  it("generates the one APPROVAL_SECRET every instance shares: naming APPROVAL_TASKS is all it takes", () => {
+    expect(web?.envVars).toContainEqual({ key: "APPROVAL_SECRET", generateValue: true });
+    const config = loadConfig({ ...renderEnvironment(prompted), APPROVAL_TASKS: "deploy" });
+    expect(config.approvals).toMatchObject({
+      ttlMinutes: 60,
+      maxPendingPerCaller: 20,
+      secret: "p6mG0hYl7Jc2v4nQ9sXw1Zr8tK3bE5fA0dH6uL2yM4o=",
+    });
+    expect(config.approvals?.policy.modeOf("deploy")).toBe("approver");
   });
 });
 
