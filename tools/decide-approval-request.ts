@@ -43,7 +43,7 @@ export default defineTool({
       decided.run &&
       (reaches(access("read"), decided.run.startedBy) ? decided.run : toSummary(decided.run));
     const text = decided.startError
-      ? `${describeApproval(decided.approval)}; the run could not start (${decided.startError}): approving again retries`
+      ? `Approval request ${decided.approval.id}: approved; its run could not start yet (${decided.startError}): it is tried again within a minute, or now by approving again`
       : run
         ? `${describeApproval(decided.approval)}. ${describeRun(run)}`
         : describeApproval(decided.approval);

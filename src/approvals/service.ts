@@ -294,9 +294,11 @@ export class Approvals {
       });
       return { approval: this.view(started), run };
     } catch (error) {
+      // Released at once: approving again, or the next sweep, tries again.
+      await this.parts.store.releaseStart(record.id);
       this.parts.logger.warn(
         { approval: record.id, err: error },
-        "an approved run could not start; approving again retries",
+        "an approved run could not start; the sweep (or approving again) retries",
       );
       const reason = error instanceof Error ? error.message : String(error);
       return { approval: this.view(record), startError: reason.slice(0, 500) };

@@ -147,6 +147,13 @@ export class SqlApprovals implements ApprovalStore {
     return rows.length === 1;
   }
 
+  async releaseStart(id: string): Promise<void> {
+    await this.db.run({
+      text: "UPDATE approval_requests SET start_claimed_at = NULL WHERE id = ? AND run_id IS NULL",
+      values: [boundId(id)],
+    });
+  }
+
   async unstarted(staleBefore: string, decidedAfter: string, limit: number): Promise<string[]> {
     const rows = await this.db.all<{ id: string }>({
       text: "SELECT id FROM approval_requests WHERE status = 'approved' AND run_id IS NULL AND (start_claimed_at IS NULL OR start_claimed_at < ?) AND decided_at > ? ORDER BY decided_at LIMIT ?",

@@ -134,6 +134,8 @@ export interface ApprovalStore {
   /** Claims starting the run of an approved request with none yet: true for one claimant at a time (a claim older than `staleBefore` may be taken over). */
   claimStart(id: string, now: string, staleBefore: string): Promise<boolean>;
   recordRun(id: string, runId: string): Promise<void>;
+  /** Gives up a claim whose start failed, so the next attempt need not wait for it to go stale. */
+  releaseStart(id: string): Promise<void>;
   /** Approved after `decidedAfter`, their run not started, and their start claim (if any) older than `staleBefore`. */
   unstarted(staleBefore: string, decidedAfter: string, limit: number): Promise<string[]>;
 }

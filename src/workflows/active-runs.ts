@@ -11,6 +11,6 @@ export const DEFAULT_MAX_ACTIVE_RUNS = 10;
 /** The refusal of a start beyond the bound, worded alike by every backend. */
 export const tooManyActiveRuns = (limit: number): LimitReached =>
   new LimitReached(
-    `You have ${limit} runs that have not finished, the most one caller may have at once here (MAX_ACTIVE_RUNS_PER_CALLER); wait for one to finish or cancel one (list_task_runs with status ["pending", "running"] shows them), then try again`,
+    `You have ${limit === 1 ? "1 run that has" : `${limit} runs that have`} not finished, the most one caller may have at once here (MAX_ACTIVE_RUNS_PER_CALLER); wait for one to finish or cancel one (list_task_runs with status ["pending", "running"] shows them), then try again`,
     { retryAfterSeconds: LIMIT_RETRY_AFTER_SECONDS },
   );

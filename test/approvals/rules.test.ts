@@ -278,6 +278,30 @@ describe("time and withdrawal", () => {
   });
 });
 
+describe("an approved run that cannot start yet", () => {
+  it("is answered approved with why; the sweep starts it once it can", async () => {
+    await ws.close(engine);
+    engine = await ws.open({ maxActiveRunsPerCaller: 1 });
+    approvals = service();
+    const busy = await engine.startRun("sleep", [60_000], { ...ada, at: now.toISOString() });
+    const { id } = await approvals.request(ada, "add", [2, 3], "start_task_run");
+    const decided = await approvals.decide(id, bob, "approve", { channel: "tool" });
+    expect(decided.approval.status).toBe("approved");
+    expect(decided.run).toBeUndefined();
+    expect(decided.startError).toMatch(/^You have 1 run that has not finished, the most one caller/);
+    // Its claim was given up at once: the sweep may take it without waiting a minute.
+    expect(
+      await store.approvals.unstarted(now.toISOString(), "2026-01-01T00:00:00.000Z", 10),
+    ).toEqual([id]);
+    await engine.cancelRun(busy.id, own({ ...ada, at: "" }));
+    await approvals.sweep();
+    const started = await store.approvals.get(id);
+    expect(started?.runId).toMatch(/^trn-/);
+    const runs = (await runsOf(ada)).filter((r) => r.task === "add");
+    expect(runs.map((r) => r.id)).toEqual([started?.runId]);
+  });
+});
+
 describe("what each caller lists", () => {
   it("their own requests, and those they may decide, newest first", async () => {
     const a1 = await approvals.request(ada, "add", [1, 1], "start_task_run");

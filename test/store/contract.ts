@@ -490,6 +490,10 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       ]);
       expect(claims.sort()).toEqual([false, true]);
       expect(await store.approvals.unstarted(minute(3), minute(0), 10)).toEqual([]);
+      // A claim given up (its start failed) is free at once.
+      await store.approvals.releaseStart("apr-1");
+      expect(await store.approvals.unstarted(minute(3), minute(0), 10)).toEqual(["apr-1"]);
+      expect(await store.approvals.claimStart("apr-1", minute(3), minute(2))).toBe(true);
       // Its claimant stopped: a claim older than staleBefore may be taken over.
       expect(await store.approvals.claimStart("apr-1", minute(5), minute(4))).toBe(true);
       await store.approvals.recordRun("apr-1", "trn-1");
