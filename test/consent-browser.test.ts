@@ -161,14 +161,20 @@ it("a client asking for every scope: a person sees the broad ones unchecked with
       return [box.value, box.checked] as const;
     }),
   );
-  const broad = ["workflows:read:all", "workflows:run", "workflows:cancel:all", "workflows:admin"];
+  const broad = [
+    "workflows:read:all",
+    "workflows:run",
+    "workflows:cancel:all",
+    "workflows:approve",
+    "workflows:admin",
+  ];
   expect(boxes).toEqual(prm.scopes_supported.map((scope) => [scope, !broad.includes(scope)]));
   await expect(
     page.locator('label.broad:has(input[value="workflows:admin"]) .why-broad').textContent(),
   ).resolves.toBe(
     "Broad: it includes every other scope, and shows who did what. Not selected unless you check it.",
   );
-  await expect(page.locator("label.broad").count()).resolves.toBe(4);
+  await expect(page.locator("label.broad").count()).resolves.toBe(5);
   await Promise.all([page.waitForURL(`${redirectUri}**`), page.click('button[value="approve"]')]);
   const code = new URL(page.url()).searchParams.get("code") as string;
   const token = await fetch(`${server.devIssuer}/token`, {

@@ -272,6 +272,7 @@ describe("least-privilege consent", () => {
       ["workflows:run", false],
       ["workflows:cancel", true],
       ["workflows:cancel:all", false],
+      ["workflows:approve", false],
       ["workflows:admin", false],
       ["workflows:run:square", true],
     ]);
@@ -281,7 +282,7 @@ describe("least-privilege consent", () => {
     expect(page).toContain(
       '<small class="why-broad">Broad: it starts every task, tasks added later included; a task&#39;s own scope starts that task only. Not selected unless you check it.</small>',
     );
-    expect(page.match(/class="why-broad"/g)).toHaveLength(4);
+    expect(page.match(/class="why-broad"/g)).toHaveLength(5);
 
     // Approving the page as it stands (what starts checked) grants exactly the narrow scopes.
     const again = authorization(String(body.client_id), redirectUri, client.scope);

@@ -288,7 +288,9 @@ describe("an approved run that cannot start yet", () => {
     const decided = await approvals.decide(id, bob, "approve", { channel: "tool" });
     expect(decided.approval.status).toBe("approved");
     expect(decided.run).toBeUndefined();
-    expect(decided.startError).toMatch(/^You have 1 run that has not finished, the most one caller/);
+    expect(decided.startError).toMatch(
+      /^You have 1 run that has not finished, the most one caller/,
+    );
     // Its claim was given up at once: the sweep may take it without waiting a minute.
     expect(
       await store.approvals.unstarted(now.toISOString(), "2026-01-01T00:00:00.000Z", 10),
