@@ -15,6 +15,7 @@ import {
   type Stack,
   startStack,
   type ToolResult,
+  taskMethod,
 } from "./helpers/stack.js";
 import { connectTasksClient, RESULT, type TasksClient } from "./helpers/tasks-client.js";
 
@@ -361,17 +362,7 @@ describe("Tasks clients", () => {
     if (execution.kind !== "task") return;
     const { taskId } = execution.handle;
     expect(taskId).toMatch(/^apr-/);
-    const working = await lastMessage(
-      await postModern(
-        stack.server.url,
-        "tasks/get",
-        { taskId },
-        {
-          token: alice.token,
-          capabilities: { extensions: { "io.modelcontextprotocol/tasks": {} } },
-        },
-      ),
-    );
+    const working = await taskMethod(stack.server.url, "tasks/get", taskId, alice.token);
     expect(working.result).toMatchObject({
       taskId,
       status: "working",
@@ -428,17 +419,7 @@ describe("Tasks clients", () => {
     const { taskId } = withdrawn.handle;
     await withdrawn.cancel();
     // The client ends its own side at the server's acknowledgement; the server's task says why.
-    const task = await lastMessage(
-      await postModern(
-        stack.server.url,
-        "tasks/get",
-        { taskId },
-        {
-          token: alice.token,
-          capabilities: { extensions: { "io.modelcontextprotocol/tasks": {} } },
-        },
-      ),
-    );
+    const task = await taskMethod(stack.server.url, "tasks/get", taskId, alice.token);
     expect(task.result).toMatchObject({
       taskId,
       status: "completed",

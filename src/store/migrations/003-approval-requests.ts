@@ -8,6 +8,17 @@ import type { Migration } from "../../db/migrate.js";
  * first — and the expiry sweep. Audit events name the approval request and
  * who asked for it, besides who acted.
  */
+/** The same in both dialects. */
+const INDEXES = `
+      CREATE INDEX approval_requests_by_requester
+        ON approval_requests (requester_issuer, requester_subject, created_at, seq);
+      CREATE INDEX approval_requests_by_task ON approval_requests (task, created_at, seq);
+      CREATE INDEX approval_requests_by_time ON approval_requests (created_at, seq);
+      CREATE INDEX approval_requests_pending ON approval_requests (expires_at)
+        WHERE status = 'pending';
+      CREATE INDEX approval_requests_unstarted ON approval_requests (decided_at)
+        WHERE status = 'approved' AND run_id IS NULL;`;
+
 export default {
   version: 3,
   name: "approval requests",
@@ -34,14 +45,7 @@ export default {
         run_id TEXT,
         start_claimed_at TEXT
       );
-      CREATE INDEX approval_requests_by_requester
-        ON approval_requests (requester_issuer, requester_subject, created_at, seq);
-      CREATE INDEX approval_requests_by_task ON approval_requests (task, created_at, seq);
-      CREATE INDEX approval_requests_by_time ON approval_requests (created_at, seq);
-      CREATE INDEX approval_requests_pending ON approval_requests (expires_at)
-        WHERE status = 'pending';
-      CREATE INDEX approval_requests_unstarted ON approval_requests (decided_at)
-        WHERE status = 'approved' AND run_id IS NULL;
+      ${INDEXES}
       ALTER TABLE audit_events ADD COLUMN approval_id TEXT;
       ALTER TABLE audit_events ADD COLUMN requester TEXT;
     `,
@@ -67,14 +71,7 @@ export default {
         run_id text,
         start_claimed_at timestamptz
       );
-      CREATE INDEX approval_requests_by_requester
-        ON approval_requests (requester_issuer, requester_subject, created_at, seq);
-      CREATE INDEX approval_requests_by_task ON approval_requests (task, created_at, seq);
-      CREATE INDEX approval_requests_by_time ON approval_requests (created_at, seq);
-      CREATE INDEX approval_requests_pending ON approval_requests (expires_at)
-        WHERE status = 'pending';
-      CREATE INDEX approval_requests_unstarted ON approval_requests (decided_at)
-        WHERE status = 'approved' AND run_id IS NULL;
+      ${INDEXES}
       ALTER TABLE audit_events ADD COLUMN approval_id text;
       ALTER TABLE audit_events ADD COLUMN requester text;
     `,
