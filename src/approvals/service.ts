@@ -145,6 +145,18 @@ export class Approvals {
   }
 
   /**
+   * For the approval page, whoever holds its URL: what the request is about
+   * (which scope to ask for at sign-in) and who asked (a `self`-mode request
+   * names who alone may confirm it). Never its input; undefined when unknown.
+   */
+  async outline(
+    id: string,
+  ): Promise<Pick<ApprovalRecord, "id" | "task" | "mode" | "requestedBy"> | undefined> {
+    const record = await this.parts.store.get(id);
+    return record && { id, task: record.task, mode: record.mode, requestedBy: record.requestedBy };
+  }
+
+  /**
    * What the named requests are about, for the scope check of a decision
    * before anything else runs (a request not in the map does not exist).
    * Bound: a request handler calls it unbound.
@@ -438,7 +450,8 @@ const personOf = (caller: Caller): Person => ({
   ...(caller.clientId ? { clientId: caller.clientId } : {}),
 });
 
-const isRequester = (record: Pick<Approval, "requestedBy">, caller: Caller): boolean =>
+/** Whether `caller` is the person who asked: issuer and subject, whatever client either used. */
+export const isRequester = (record: Pick<Approval, "requestedBy">, caller: Caller): boolean =>
   record.requestedBy.issuer === caller.issuer && record.requestedBy.subject === caller.subject;
 
 const notFound = (id: string) =>
