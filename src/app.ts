@@ -1,6 +1,7 @@
 import "./http/types.js";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { approvalKeys } from "./approvals/keys.js";
+import { approvalPageRouter } from "./approvals/page/router.js";
 import type { Approvals } from "./approvals/service.js";
 import type { Auditor } from "./audit/auditor.js";
 import { loopbackResource } from "./auth/loopback-resource.js";
@@ -73,6 +74,18 @@ export function createApp(options: AppOptions) {
       logger,
     }),
   );
+  // The approval page: a person signed in at the issuer decides (it reads req.loopback, set above).
+  if (options.approvals) {
+    app.use(
+      approvalPageRouter({
+        approvals: options.approvals,
+        verifier,
+        issuer: options.issuer,
+        config,
+        logger,
+      }),
+    );
+  }
   const answers = new AnswerBudget(config.limits.answerBytesInFlight);
   const keys = approvalKeys(config.approvals?.secret);
   const endpoint = mcpEndpoint({

@@ -1,3 +1,4 @@
+import { callbackUrls, pageClient } from "./approvals/page/client.js";
 import {
   APPROVE_SCOPE_PREFIX,
   DEFAULT_SCOPES,
@@ -38,6 +39,7 @@ export function banner(config: Config, facts: BannerFacts): string {
     ...(config.approvals
       ? [
           `  Approvals             ${config.approvals.policy.describe()} Requests expire after ${config.approvals.ttlMinutes} min; pages at ${config.publicUrl}/approvals/<id>${config.approvals.webhookUrl ? "; announced to APPROVAL_WEBHOOK_URL" : ""}`,
+          `  Approval page         signs people in at the issuer as client ${pageClient(config).clientId}, redirect URI ${callbackUrls(config)[0]}${config.loopbackResources ? " (and each loopback name's)" : ""}`,
         ]
       : []),
     "  Scopes",

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { tools } from "../tools/index.js";
 import { createApp } from "./app.js";
 import { createApprovals } from "./approvals/create.js";
+import { CLIENT_NAME, callbackUrls, pageClient } from "./approvals/page/client.js";
 import { createAuditor } from "./audit/auditor.js";
 import { resourceMetadataUrl } from "./auth/metadata.js";
 import { createJwtVerifier } from "./auth/verifier.js";
@@ -54,6 +55,15 @@ async function authorizationServer(
     ...(config.loopbackResources ? { resources: config.loopbackResources } : {}),
     taskNames,
     approverTasks: config.approvals?.policy.approverTasks(taskNames) ?? [],
+    ...(config.approvals && pageClient(config).kind === "dev"
+      ? {
+          approvalPageClient: {
+            clientId: pageClient(config).clientId,
+            clientName: CLIENT_NAME,
+            redirectUris: callbackUrls(config),
+          },
+        }
+      : {}),
     logger,
   }).catch((error: unknown) => refuseToStart([devServerFailure(config, error)]));
   return { issuer: devServer.issuer, devServer };

@@ -147,6 +147,18 @@ export class Approvals {
   }
 
   /**
+   * For the approval page, whoever holds its URL: what the request is about
+   * (which scope to ask for at sign-in) and who asked (a `self`-mode request
+   * names who alone may confirm it). Never its input; undefined when unknown.
+   */
+  async outline(
+    id: string,
+  ): Promise<Pick<ApprovalRecord, "id" | "task" | "mode" | "requestedBy"> | undefined> {
+    const target = await this.parts.store.target(id);
+    return target && { id, ...target };
+  }
+
+  /**
    * What the named requests are about, for the scope check of a decision
    * before anything else runs (a request not in the map does not exist).
    * Bound: a request handler calls it unbound.
@@ -155,7 +167,9 @@ export class Approvals {
     try {
       const records = await Promise.all(ids.map((id) => this.parts.store.target(id)));
       return new Map(
-        records.flatMap((target, i) => (target ? [[ids[i] as string, target] as const] : [])),
+        records.flatMap((target, i) =>
+          target ? [[ids[i] as string, { task: target.task, mode: target.mode }] as const] : [],
+        ),
       );
     } catch (error) {
       this.parts.logger.warn(
@@ -443,7 +457,8 @@ const personOf = (caller: Caller): Person => ({
   ...(caller.clientId ? { clientId: caller.clientId } : {}),
 });
 
-const isRequester = (record: Pick<Approval, "requestedBy">, caller: Caller): boolean =>
+/** Whether `caller` is the person who asked: issuer and subject, whatever client either used. */
+export const isRequester = (record: Pick<Approval, "requestedBy">, caller: Caller): boolean =>
   record.requestedBy.issuer === caller.issuer && record.requestedBy.subject === caller.subject;
 
 const notFound = (id: string) =>

@@ -62,12 +62,16 @@ export class SqlApprovals implements ApprovalStore {
     return row && { ...toSummary(row), input: JSON.parse(row.input ?? "[]") };
   }
 
-  async target(id: string): Promise<{ task: string; mode: ApprovalRecord["mode"] } | undefined> {
-    const [row] = await this.db.all<Pick<Row, "task" | "mode">>({
-      text: "SELECT task, mode FROM approval_requests WHERE id = ?",
+  async target(
+    id: string,
+  ): Promise<Pick<ApprovalRecord, "task" | "mode" | "requestedBy"> | undefined> {
+    const [row] = await this.db.all<Row>({
+      text: `SELECT ${SUMMARY} FROM approval_requests WHERE id = ?`,
       values: [boundId(id)],
     });
-    return row && { task: row.task, mode: row.mode };
+    if (!row) return undefined;
+    const { task, mode, requestedBy } = toSummary(row);
+    return { task, mode, requestedBy };
   }
 
   async pendingCount(requester: Principal, now: string): Promise<number> {

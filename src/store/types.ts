@@ -122,8 +122,8 @@ export interface ApprovalChange {
 export interface ApprovalStore {
   create(record: ApprovalRecord): Promise<void>;
   get(id: string): Promise<ApprovalRecord | undefined>;
-  /** A request's task and mode (what deciding it needs), without reading its input. */
-  target(id: string): Promise<Pick<ApprovalRecord, "task" | "mode"> | undefined>;
+  /** What a request is about and who asked (what deciding it needs), without reading its input. */
+  target(id: string): Promise<Pick<ApprovalRecord, "task" | "mode" | "requestedBy"> | undefined>;
   /** Requests of `requester` still pending and not yet expired at `now`. */
   pendingCount(requester: Principal, now: string): Promise<number>;
   list(query: ApprovalQuery): Promise<{ approvals: ApprovalSummary[]; nextCursor?: string }>;

@@ -436,7 +436,11 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       await store.approvals.create(record);
       expect(await store.approvals.get("apr-1")).toEqual(record);
       expect(await store.approvals.get("apr-2")).toBeUndefined();
-      expect(await store.approvals.target("apr-1")).toEqual({ task: "deploy", mode: "approver" });
+      expect(await store.approvals.target("apr-1")).toEqual({
+        task: "deploy",
+        mode: "approver",
+        requestedBy: { ...alice, clientId: "client-1" },
+      });
       expect(await store.approvals.target("apr-2")).toBeUndefined();
       expect(await store.approvals.list({ requester: alice, limit: 10 })).toEqual({
         approvals: [summary(record)],

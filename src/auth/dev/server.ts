@@ -32,6 +32,12 @@ export interface DevAuthorizationServerOptions {
   approverTasks?: readonly string[];
   logger: Logger;
   accessTokenTtlSeconds?: number;
+  /**
+   * The approval page's client (src/approvals/page/client.ts), registered at
+   * start so the page works with no configuration: public, PKCE, these exact
+   * redirect URIs.
+   */
+  approvalPageClient?: { clientId: string; clientName: string; redirectUris: readonly string[] };
 }
 
 export interface DevAuthorizationServer {
@@ -190,6 +196,21 @@ function configuration(
   const accessTokenTTL = options.accessTokenTtlSeconds ?? 600;
   return {
     jwks,
+    ...(options.approvalPageClient
+      ? {
+          clients: [
+            {
+              client_id: options.approvalPageClient.clientId,
+              client_name: options.approvalPageClient.clientName,
+              application_type: "web",
+              redirect_uris: [...options.approvalPageClient.redirectUris],
+              grant_types: ["authorization_code"],
+              response_types: ["code"],
+              token_endpoint_auth_method: "none",
+            },
+          ],
+        }
+      : {}),
     cookies: { keys: [randomBytes(32).toString("base64url")] },
     scopes: ["openid", "offline_access", ...scopes],
     claims: { openid: ["sub"] },
