@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/store/types.js";
-import { type RunningPostgres, startPostgres } from "./helpers/postgres.js";
+import { describeEachStore, type RunningPostgres, startPostgres } from "./helpers/postgres.js";
 import { codeOf, runOf, start, textOf } from "./helpers/results.js";
 import {
   ALL_SCOPES,
@@ -46,7 +46,7 @@ interface AuditPage {
   next_cursor?: string;
 }
 
-describe.each(["sqlite", "postgres"] as const)("the audit trail (%s store)", (kind) => {
+describeEachStore("the audit trail (%s store)", (kind) => {
   let postgres: RunningPostgres | undefined;
   let stack: Stack;
   /** Every token handed to the server, and every task input sent: none may be printed. */
