@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PAGE_HEADERS } from "../src/approvals/page/html.js";
@@ -280,6 +281,59 @@ it("self mode: another person is refused; the person who asked, signed in as the
     run: { id: runId, task: "square", status: "succeeded", results: [49] },
   });
   await page.close();
+});
+
+it("a 2026-07-28 client declaring URL elicitation sends its person to the page; the retried start answers the run they confirmed", async () => {
+  const client = new Client(
+    { name: "eliciting-client", version: "1" },
+    {
+      versionNegotiation: { mode: { pin: "2026-07-28" } },
+      capabilities: { elicitation: { url: {} } },
+    },
+  );
+  const opened: { url: string; message: string }[] = [];
+  client.setRequestHandler("elicitation/create", async (request) => {
+    const { url, message } = request.params as { url: string; message: string };
+    opened.push({ url, message });
+    // The client opens the URL for its person, who confirms there, signed in as themselves.
+    const page = await context.newPage();
+    await page.goto(url);
+    await expect(text(page, "#person")).resolves.toBe("alice");
+    await Promise.all([page.waitForURL(url), page.click("#approve")]);
+    await expect(text(page, "#status")).resolves.toBe("approved");
+    await page.close();
+    return { action: "accept" };
+  });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${aliceToken}` } },
+    }),
+  );
+  const result = await client.callTool({
+    name: "start_task_run",
+    arguments: { task: "square", input: [9] },
+  });
+  expect(result.isError).toBeFalsy();
+  const { run, approval } = result.structuredContent as {
+    run: { id: string; task: string; input: unknown; startedBy: { subject: string } };
+    approval: Approval & { mode: string; decidedBy: { subject: string } };
+  };
+  expect(opened).toEqual([
+    {
+      url: approval.url,
+      message: expect.stringMatching(
+        /^Confirm the run of square in your browser, signed in as yourself \(alice\): it starts once you do\./,
+      ),
+    },
+  ]);
+  expect(approval).toMatchObject({
+    status: "approved",
+    mode: "self",
+    decidedBy: { subject: "alice" },
+    runId: run.id,
+  });
+  expect(run).toMatchObject({ task: "square", input: [9], startedBy: { subject: "alice" } });
+  await client.close();
 });
 
 it("no authorization code or access token reached any URL after the callback, or the server's output", async () => {
