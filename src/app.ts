@@ -76,6 +76,8 @@ export function createApp(options: AppOptions) {
   );
   // The approval page: a person signed in at the issuer decides (it reads req.loopback, set above).
   if (options.approvals) {
+    // Anyone may load it (it signs them in): each address within the budget /mcp gives it.
+    app.use("/approvals", ...options.limits.byAddress);
     app.use(
       approvalPageRouter({
         approvals: options.approvals,

@@ -363,6 +363,20 @@ it("at an issuer that takes Client ID Metadata Documents, the page's client id i
   }
 });
 
+it("each address loads pages within the budget /mcp gives it: then 429, and nothing is read", async () => {
+  // One request a minute per caller: four per address.
+  const app = await startApp({ RATE_LIMIT_REQUESTS_PER_MINUTE: "1" }, {});
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push((await fetch(`${app.url}/approvals/apr-x`, { redirect: "manual" })).status);
+    }
+    expect(statuses).toEqual([503, 503, 503, 503, 429]);
+  } finally {
+    await app.close();
+  }
+});
+
 describe("with APPROVAL_CLIENT_ID", () => {
   let app: PageApp;
   let id: string;
