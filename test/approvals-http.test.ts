@@ -11,11 +11,13 @@ import {
   type McpTestClient,
   MODERN,
   PUBLIC_URL,
+  postMcp,
   postModern,
   type Stack,
   startStack,
   type ToolResult,
   taskMethod,
+  toolCall,
 } from "./helpers/stack.js";
 import { connectTasksClient, RESULT, type TasksClient } from "./helpers/tasks-client.js";
 
@@ -177,6 +179,24 @@ describe("who may decide", () => {
     await expect(
       carol.callTool("decide_approval_request", { id, decision: "approve" }),
     ).rejects.toThrow(/403|insufficient_scope|workflows:approve:add/);
+  });
+
+  it("a batch (2025-03-26 clients) naming more than 20 requests to decide is refused before any is read", async () => {
+    const bob = await stack.issuer.sign({ sub: "bob", scope: BOB });
+    const batch = Array.from({ length: 21 }, (_, i) =>
+      toolCall("decide_approval_request", { id: `apr-${i}`, decision: "approve" }, i + 1),
+    );
+    const res = await postMcp(stack.server.url, batch, { authorization: `Bearer ${bob}` });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      error: {
+        code: -32600,
+        message:
+          "The request names 21 approval requests; at most 20 may be decided in one HTTP request",
+      },
+    });
   });
 
   it("the requester can never decide their own request, whatever scope they hold", async () => {
