@@ -13,6 +13,7 @@ import type { Logger } from "./logger.js";
 import type { Catalogue } from "./mcp/catalogue.js";
 import { type McpEndpointOptions, mcpEndpoint } from "./mcp/endpoint.js";
 import type { AuditTrail } from "./store/types.js";
+import { NO_TELEMETRY, type Telemetry } from "./telemetry/telemetry.js";
 import type { WorkflowBackend } from "./workflows/backend.js";
 
 export interface AppOptions {
@@ -26,6 +27,8 @@ export interface AppOptions {
   limits: RateLimits;
   logger: Logger;
   version: string;
+  /** OpenTelemetry (src/telemetry/); off by default. */
+  telemetry?: Telemetry;
   /** Test-only switches of the /mcp route (both on in the server): see McpEndpointOptions. */
   endpoint?: Pick<McpEndpointOptions, "fastPath" | "authorize">;
 }
@@ -34,11 +37,13 @@ export const SERVER_NAME = "workflows-mcp";
 
 export function createApp(options: AppOptions) {
   const { config, verifier, backend, logger } = options;
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
   const app = express();
   app.disable("x-powered-by");
   // Client addresses (per-address rate limits) from the trusted proxies' X-Forwarded-For only.
   app.set("trust proxy", config.trustProxy);
   app.use(requestLog(logger));
+  for (const step of telemetry.requests) app.use(step);
   // Before any route: which host or which caller a request is for must not depend on who reads it.
   app.use(refuseDuplicateHeaders);
 
@@ -78,6 +83,7 @@ export function createApp(options: AppOptions) {
     allowedHosts: config.allowedHosts,
     limits: options.limits,
     answers,
+    telemetry,
     ...options.endpoint,
   });
   app.use(endpoint.router);

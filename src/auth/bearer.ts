@@ -4,6 +4,7 @@ import type { Auditor } from "../audit/auditor.js";
 import { tokenRefusal } from "../audit/events.js";
 import { decide } from "../http/decision.js";
 import type { Logger } from "../logger.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { bearerChallenge } from "./challenge.js";
 import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailable, TokenRejected } from "./errors.js";
 import { checkLoopbackAudience } from "./loopback-resource.js";
@@ -14,6 +15,8 @@ export interface BearerOptions {
   resourceMetadataUrl: string;
   auditor: Auditor;
   logger: Logger;
+  /** Each verification in a span (cache hit, or the issuer's keys fetched). */
+  telemetry?: Telemetry;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
@@ -25,7 +28,13 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  * challenge names only the minimal default scope: a client asks for more
  * when a call needs it (step-up), never for the whole catalogue up front.
  */
-export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
+export function requireBearer({
+  verifier,
+  resourceMetadataUrl,
+  auditor,
+  logger,
+  telemetry = NO_TELEMETRY,
+}: BearerOptions) {
   const configured = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
   const refuse = (
     req: Request,
@@ -62,7 +71,7 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
           "Authorization header must be `Bearer <token>`",
         );
       }
-      const auth = await verifier.verifyAccessToken(token);
+      const auth = await telemetry.verification(req, () => verifier.verifyAccessToken(token));
       checkLoopbackAudience(req, auth);
       // The SDK's own scope challenges point clients at the same metadata.
       req.auth = { ...auth, resourceMetadataUrl: metadataUrl };

@@ -1,5 +1,6 @@
 import type { AuthInfo, OAuthTokenVerifier } from "@modelcontextprotocol/server";
 import { errors, type JWTPayload, jwtVerify } from "jose";
+import { NO_TELEMETRY, type TokenTelemetry } from "../telemetry/telemetry.js";
 import { isAsymmetricAlgorithm } from "./algorithms.js";
 import type { BackoffOptions } from "./backoff.js";
 import { KeysUnavailable, TokenRejected } from "./errors.js";
@@ -40,6 +41,8 @@ export interface VerifierOptions {
   settings?: { issuer: string; jwksUrl?: string };
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;
+  /** Cache hits and misses counted, the issuer's metadata and keys fetched in spans. */
+  telemetry?: TokenTelemetry;
 }
 
 export interface VerifierHealth {
@@ -130,6 +133,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
     );
   }
   const clock = options.clock ?? Date.now;
+  const telemetry = options.telemetry ?? NO_TELEMETRY.tokens;
   const policy: ClaimPolicy = {
     issuer: options.issuer,
     audiences: options.audiences,
@@ -148,6 +152,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
     logger: options.logger,
     ...(options.settings ? { settings: options.settings } : {}),
     clock,
+    telemetry,
   });
   const verified =
     options.cache === false
@@ -173,7 +178,10 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
 
   async function verifyAccessToken(token: string): Promise<AuthInfo> {
     const hit = verified?.get(token);
-    if (hit) return fromCache(token, hit);
+    if (hit) {
+      telemetry.cache("hit");
+      return fromCache(token, hit);
+    }
     const known = rejected?.get(token);
     if (known) throw known;
 
@@ -217,6 +225,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
       extra: { subject: claims.subject, issuer: options.issuer },
     };
     verified?.set(token, info, claims.expiresAt * 1000);
+    telemetry.cache("miss");
     return fromCache(token, info);
   }
 

@@ -3,6 +3,7 @@ import type { Auditor } from "../audit/auditor.js";
 import { type Caller, callerOf } from "../auth/caller.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import type { ToolRequirement } from "./tool.js";
 
@@ -15,6 +16,8 @@ export interface ServerParts {
   catalogue: readonly { name: string; requires: ToolRequirement }[];
   /** The memory the request may spend on its answer (src/http/answer-budget.ts); absent: unbounded. */
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
+  /** OpenTelemetry; absent: off. */
+  telemetry?: Telemetry;
 }
 
 /** What one request's handler works with: the server's parts, who is calling, its answer budget. */

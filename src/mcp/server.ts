@@ -9,6 +9,7 @@ import type { Auditor } from "../audit/auditor.js";
 import { authorize } from "../auth/policy.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import { authorizedAlready } from "./authorize.js";
 import { toolCallback } from "./call.js";
@@ -29,6 +30,8 @@ export interface ServerFactoryOptions {
   logger: Logger;
   /** Each request's share of the memory answers in flight may take (src/http/answer-budget.ts). */
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
+  /** Handlers run in their message's span; runs record the trace of the call that started them. */
+  telemetry?: Telemetry;
 }
 
 const INSTRUCTIONS =
@@ -58,6 +61,7 @@ export function serverFactory(options: ServerFactoryOptions) {
     logger: options.logger,
     catalogue: catalogue.requirements,
     ...(options.budgetOf ? { budgetOf: options.budgetOf } : {}),
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
   };
   const tools = catalogue.entries.map((entry) => ({
     name: entry.definition.name,

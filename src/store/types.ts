@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type Principal, StartedBy } from "../workflows/run.js";
+import { type Principal, StartedBy, TraceId } from "../workflows/run.js";
 
 /**
  * What every instance must agree on, so it cannot live in one instance's
@@ -64,6 +64,9 @@ export const AuditEvent = z.object({
       "What happened: started, canceled, already_finished, failed, no_token, invalid_token, insufficient_scope, …",
     ),
   reason: z.string().optional().describe("A short explanation: an error code, the missing scopes"),
+  traceId: TraceId.optional().describe(
+    "The OpenTelemetry trace id of the request, when the server exports traces",
+  ),
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

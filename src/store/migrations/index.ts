@@ -1,6 +1,11 @@
 import type { Migration } from "../../db/migrate.js";
 import ownedRunsAndAuditEvents from "./001-owned-runs-and-audit-events.js";
 import finishedOwnedRuns from "./002-finished-owned-runs.js";
+import traceIds from "./004-trace-ids.js";
 
 /** The store's schema (owned runs and the audit trail), oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [ownedRunsAndAuditEvents, finishedOwnedRuns];
+export const MIGRATIONS: readonly Migration[] = [
+  ownedRunsAndAuditEvents,
+  finishedOwnedRuns,
+  traceIds,
+];

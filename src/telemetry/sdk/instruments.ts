@@ -1,0 +1,80 @@
+import { type Meter, ValueType } from "@opentelemetry/api";
+import { Attr, DURATION_BUCKETS, Metric } from "./names.js";
+
+/** Every metric the server exports, made once from its meter. */
+export function instruments(meter: Meter) {
+  const tokenCounts = { hit: 0, miss: 0 };
+  const tokenVerifications = meter.createCounter(Metric.tokenVerifications, {
+    description: "Access tokens verified, by whether the verified-token cache answered",
+    unit: "{token}",
+  });
+  meter
+    .createObservableGauge(Metric.tokenCacheHitRatio, {
+      description: "Share of verifications the verified-token cache answered since the start",
+      unit: "1",
+      valueType: ValueType.DOUBLE,
+    })
+    .addCallback((result) => {
+      const total = tokenCounts.hit + tokenCounts.miss;
+      if (total > 0) result.observe(tokenCounts.hit / total);
+    });
+
+  const engineRuns = meter.createObservableGauge(Metric.engineRuns, {
+    description: "Embedded engine: attempts waiting for a thread, and holding one",
+    unit: "{run}",
+    valueType: ValueType.INT,
+  });
+  const renderBudget = meter.createObservableGauge(Metric.renderBudget, {
+    description: "Render API requests this instance's pacing lets through now, by kind",
+    unit: "{request}",
+    valueType: ValueType.INT,
+  });
+
+  return {
+    operationDuration: meter.createHistogram(Metric.operationDuration, {
+      description: "MCP request duration as observed on the server, from receipt to its answer",
+      unit: "s",
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
+    }),
+    refused: meter.createCounter(Metric.refused, {
+      description: "Requests refused, by reason",
+      unit: "{request}",
+    }),
+    runsStarted: meter.createCounter(Metric.runsStarted, {
+      description: "Runs started through this server, by task",
+      unit: "{run}",
+    }),
+    runsFinished: meter.createCounter(Metric.runsFinished, {
+      description: "Root runs of the embedded engine that finished, by task and status",
+      unit: "{run}",
+    }),
+    renderRequests: meter.createCounter(Metric.renderRequests, {
+      description: "Requests sent to Render's API (each retry counts), by status",
+      unit: "{request}",
+    }),
+    approvals: meter.createCounter(Metric.approvals, {
+      description: "Approval requests, by status (issue 19)",
+      unit: "{request}",
+    }),
+    tokenVerified(outcome: "hit" | "miss"): void {
+      tokenCounts[outcome]++;
+      tokenVerifications.add(1, { [Attr.tokenCache]: outcome });
+    },
+    observeEngine(stats: () => { queued: number; held: number }): void {
+      engineRuns.addCallback((result) => {
+        const { queued, held } = stats();
+        result.observe(queued, { [Attr.runState]: "waiting" });
+        result.observe(held, { [Attr.runState]: "running" });
+      });
+    },
+    observeRenderBudget(budget: () => { read: number; write: number }): void {
+      renderBudget.addCallback((result) => {
+        const { read, write } = budget();
+        result.observe(read, { [Attr.budgetKind]: "read" });
+        result.observe(write, { [Attr.budgetKind]: "write" });
+      });
+    },
+  };
+}
+
+export type Instruments = ReturnType<typeof instruments>;

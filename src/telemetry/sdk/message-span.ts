@@ -1,0 +1,220 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  isSpanContextValid,
+  type Link,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import type { Caller } from "../../auth/caller.js";
+import { boundedText } from "../../http/bounded.js";
+import { isRecord, type RpcRequest, toolCallOf } from "../../mcp/messages.js";
+import type { Instruments } from "./instruments.js";
+import { Attr, OTHER } from "./names.js";
+
+/** The methods named as they are in spans and metrics; any other is `_OTHER` (bounded cardinality). */
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  "initialize",
+  "ping",
+  "tools/list",
+  "tools/call",
+  "tasks/get",
+  "tasks/update",
+  "tasks/cancel",
+  "tasks/list",
+  "tasks/result",
+  "server/discover",
+  "prompts/list",
+  "prompts/get",
+  "resources/list",
+  "resources/read",
+  "resources/templates/list",
+  "completion/complete",
+  "logging/setLevel",
+  "notifications/initialized",
+  "notifications/cancelled",
+  "notifications/progress",
+]);
+
+/** Where SEP-414 puts the client's trace context in a request. */
+const META_KEYS = ["traceparent", "tracestate", "baggage"] as const;
+
+export interface MessageStart {
+  message: RpcRequest;
+  /** The task a call names, as the gate read it (bounded). */
+  task?: string;
+  /** The protocol revision the request speaks, where it says. */
+  protocolVersion?: string;
+  caller?: Caller;
+  knownTools: ReadonlySet<string>;
+  /** The HTTP request's span context: the parent, or a link when the message names its own. */
+  http: Context;
+}
+
+/**
+ * One JSON-RPC message's server span, after the MCP conventions: named
+ * `{mcp.method.name} {target}`, a child of the client's context in
+ * `params._meta` when the message carries one (SEP-414; the HTTP request's
+ * span is then linked, as the conventions ask) and of the HTTP request's
+ * span otherwise. It ends with the message's answer, and its duration is
+ * `mcp.server.operation.duration`.
+ */
+export class MessageSpan {
+  readonly span: Span;
+  readonly context: Context;
+  readonly id: unknown;
+  readonly #metric: Attributes;
+  readonly #started = performance.now();
+  #ended = false;
+  #errorType: string | undefined;
+
+  constructor(
+    tracer: Tracer,
+    private readonly instruments: Instruments,
+    start: MessageStart,
+  ) {
+    const { message } = start;
+    this.id = message.id;
+    const method = KNOWN_METHODS.has(message.method) ? message.method : OTHER;
+    const named = toolCallOf(message)?.name;
+    const tool = named === undefined ? undefined : start.knownTools.has(named) ? named : OTHER;
+    this.#metric = {
+      [Attr.mcpMethod]: method,
+      ...(tool === undefined
+        ? {}
+        : { [Attr.toolName]: tool, [Attr.operationName]: "execute_tool" }),
+      ...(start.protocolVersion === undefined
+        ? {}
+        : { [Attr.mcpProtocolVersion]: start.protocolVersion }),
+    };
+    const own = clientContext(message);
+    const parent = own ?? start.http;
+    const httpSpan = trace.getSpanContext(start.http);
+    const links: Link[] =
+      own && httpSpan && isSpanContextValid(httpSpan) ? [{ context: httpSpan }] : [];
+    const runId = runIdOf(message);
+    this.span = tracer.startSpan(
+      tool === undefined ? method : `${method} ${tool}`,
+      {
+        kind: SpanKind.SERVER,
+        links,
+        attributes: {
+          ...this.#metric,
+          [Attr.networkTransport]: "tcp",
+          [Attr.networkProtocol]: "http",
+          ...(typeof message.id === "string" || typeof message.id === "number"
+            ? { [Attr.requestId]: boundedText(String(message.id)) }
+            : {}),
+          ...callerAttributes(start.caller),
+          ...(start.task === undefined ? {} : { [Attr.task]: start.task }),
+          ...(runId === undefined ? {} : { [Attr.runId]: runId }),
+        },
+      },
+      parent,
+    );
+    this.context = trace.setSpan(parent, this.span);
+  }
+
+  /** The gate's decision, in a child span and on this one. */
+  authorize<T extends { allowed: boolean; missing?: readonly string[] }>(
+    tracer: Tracer,
+    decide: () => T,
+  ): T {
+    const span = tracer.startSpan("authorize", { kind: SpanKind.INTERNAL }, this.context);
+    const decision = context.with(trace.setSpan(this.context, span), decide);
+    const attributes: Attributes = {
+      [Attr.authorization]: decision.allowed ? "allowed" : "refused",
+      ...(decision.missing ? { [Attr.missingScopes]: [...decision.missing] } : {}),
+    };
+    span.setAttributes(attributes);
+    this.span.setAttributes(attributes);
+    span.end();
+    return decision;
+  }
+
+  /** Its answer: a JSON-RPC error, a tool error, or a result (whose run it names). */
+  answer(response: unknown): void {
+    if (this.#ended || !isRecord(response)) return;
+    const { error, result } = response;
+    if (isRecord(error) && typeof error.code === "number") {
+      const code = String(error.code);
+      this.span.setAttribute(Attr.rpcStatusCode, code);
+      this.#fail(code, typeof error.message === "string" ? error.message : undefined);
+    } else if (isRecord(result)) {
+      const run = isRecord(result.structuredContent) ? result.structuredContent.run : undefined;
+      if (isRecord(run)) {
+        for (const [key, attr] of [
+          ["id", Attr.runId],
+          ["task", Attr.task],
+          ["status", Attr.runStatus],
+        ] as const) {
+          if (typeof run[key] === "string") this.span.setAttribute(attr, boundedText(run[key]));
+        }
+      }
+      if (result.isError === true) {
+        const meta = isRecord(result._meta) ? result._meta["workflows-mcp/error"] : undefined;
+        const code = isRecord(meta) && typeof meta.code === "string" ? meta.code : undefined;
+        if (code) this.span.setAttribute(Attr.errorCode, code);
+        this.#fail("tool_error", code);
+      }
+    }
+    this.end();
+  }
+
+  /** Ends it; `errorType` (a refusal the HTTP exchange ended with) when no answer said more. */
+  end(errorType?: string): void {
+    if (this.#ended) return;
+    if (errorType !== undefined && this.#errorType === undefined) this.#fail(errorType);
+    this.#ended = true;
+    this.span.end();
+    this.instruments.operationDuration.record((performance.now() - this.#started) / 1000, {
+      ...this.#metric,
+      ...(this.#errorType === undefined ? {} : { [Attr.errorType]: this.#errorType }),
+    });
+  }
+
+  #fail(errorType: string, message?: string): void {
+    this.#errorType = errorType;
+    this.span.setAttribute(Attr.errorType, errorType);
+    this.span.setStatus({
+      code: SpanStatusCode.ERROR,
+      ...(message === undefined ? {} : { message: boundedText(message, 256) }),
+    });
+  }
+}
+
+export function callerAttributes(caller: Caller | undefined): Attributes {
+  if (!caller?.subject) return {};
+  return {
+    [Attr.subject]: boundedText(caller.subject),
+    ...(caller.clientId ? { [Attr.clientId]: boundedText(caller.clientId) } : {}),
+  };
+}
+
+/** The client's own context for this message (SEP-414: `params._meta`), when it carries a valid one. */
+function clientContext(message: RpcRequest): Context | undefined {
+  const meta = isRecord(message.params) ? message.params._meta : undefined;
+  if (!isRecord(meta) || typeof meta.traceparent !== "string") return undefined;
+  const carrier: Record<string, string> = {};
+  for (const key of META_KEYS) {
+    const value = meta[key];
+    if (typeof value === "string") carrier[key] = value;
+  }
+  const extracted = propagation.extract(ROOT_CONTEXT, carrier);
+  const spanContext = trace.getSpanContext(extracted);
+  return spanContext && isSpanContextValid(spanContext) ? extracted : undefined;
+}
+
+/** The run a message names: a tool's `id` argument, or a Tasks method's `taskId`. */
+function runIdOf(message: RpcRequest): string | undefined {
+  const params = isRecord(message.params) ? message.params : {};
+  const args = isRecord(params.arguments) ? params.arguments : {};
+  const id = message.method === "tools/call" ? args.id : params.taskId;
+  return typeof id === "string" ? boundedText(id, 256) : undefined;
+}
