@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/store/types.js";
 import type { TaskRun } from "../src/workflows/run.js";
+import { until } from "./helpers/in-flight.js";
 import {
   type OtlpReceiver,
   type ReceivedSpan,
@@ -167,6 +168,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     });
 
     // One id from the call to the run: the log line, the audit event (logged and stored), the run.
+    await until(() => requestLine(client.traceId).length > 0, 5_000);
     expect(requestLine(client.traceId)).toHaveLength(1);
     expect(auditLines(client.traceId)).toEqual([
       expect.objectContaining({ tool: "start_task_run", runId: run.id, outcome: "started" }),
@@ -229,6 +231,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     ]);
     expect(run.status).toBe("succeeded");
     expect(run.startedBy?.traceId).toBe(meta.traceId);
+    await until(() => requestLine(meta.traceId).length > 0, 5_000);
     expect(requestLine(meta.traceId)).toHaveLength(1);
     expect(auditLines(meta.traceId)).toEqual([
       expect.objectContaining({ tool: "start_task_run", runId: run.id, outcome: "started" }),
@@ -369,6 +372,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
         .sort(),
     ).toEqual([list.spanId, whoami.spanId].sort());
     // A batch has no single call: its log line names the HTTP request's trace.
+    await until(() => requestLine(context.traceId).length > 0, 5_000);
     expect(requestLine(context.traceId)).toHaveLength(1);
   });
 
