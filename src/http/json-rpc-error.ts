@@ -1,3 +1,4 @@
+import "./types.js";
 import type { Response } from "express";
 
 /**

@@ -1,3 +1,4 @@
+import "../../http/types.js";
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import {
   type Context,
