@@ -116,7 +116,11 @@ async function main() {
     logger.error({ err: reason }, "unhandled rejection"),
   );
   // Off without an OTLP endpoint: then no OpenTelemetry package is loaded.
-  const telemetry = await startTelemetry(config.telemetry, { name: SERVER_NAME, version });
+  const telemetry = await startTelemetry(config.telemetry, {
+    name: SERVER_NAME,
+    version,
+    backend: config.workflows.backend,
+  });
 
   // What can refuse to start does so before anything else runs.
   if (!config.databaseUrl || config.workflows.backend === "local") {
@@ -134,12 +138,11 @@ async function main() {
     sqlitePath: config.sqlitePath,
     logger,
   }).catch((error: unknown) => refuseToStart([errorMessage(error)]));
-  const backend = telemetry.backend(
-    await createBackend(config.workflows, { logger, ownership: store, telemetry }).catch(
-      (error: unknown) => refuseToStart([errorMessage(error)]),
-    ),
-    config.workflows.backend,
-  );
+  const backend = await createBackend(config.workflows, {
+    logger,
+    ownership: store,
+    telemetry,
+  }).catch((error: unknown) => refuseToStart([errorMessage(error)]));
   const taskNames = (await backend.listTasks().catch(() => [])).map((task) => task.name);
   const { issuer, devServer } = await authorizationServer(config, taskNames, logger);
   const verifier = createJwtVerifier({
@@ -167,7 +170,7 @@ async function main() {
     backend,
     catalogue: buildCatalogue(tools, backend),
     audit: store,
-    auditor: telemetry.audited(createAuditor(store, logger)),
+    auditor: createAuditor(store, logger),
     limits,
     logger,
     version,

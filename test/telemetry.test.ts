@@ -82,7 +82,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
       .filter((l) => l.msg === "audit" && (l.audit as AuditEvent).traceId === traceId)
       .map((l) => l.audit as AuditEvent);
 
-  it("a 2025-era tools/call continues the traceparent header: the HTTP span, the call's span after the MCP conventions, and beneath it the token, the gate, the backend, the wait and the attempt", async () => {
+  it("a 2025-era tools/call continues the traceparent header: one server span after the MCP conventions, and beneath it the token, the gate, the backend, the wait and the attempt", async () => {
     const client = { traceId: hexId(16), spanId: hexId(8) };
     const res = await postMcp(
       stack.server.url,
@@ -97,34 +97,31 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     const run = runIn(await lastMessage(res));
     expect(run.status).toBe("succeeded");
 
-    const spans = await spansOf(client.traceId, 7);
-    const http = named(spans, "POST /mcp");
-    expect(http).toMatchObject({
+    const spans = await spansOf(client.traceId, 6);
+    expect(spans.map((s) => s.name).sort()).toEqual([
+      "attempt add",
+      "authorize",
+      "start run",
+      "tools/call start_task_run",
+      "verify token",
+      "wait for run",
+    ]);
+    const call = named(spans, "tools/call start_task_run");
+    expect(call).toMatchObject({
       parentSpanId: client.spanId,
       kind: SERVER,
       status: { code: 0 },
-      attributes: {
-        "http.request.method": "POST",
-        "http.route": "/mcp",
-        "http.response.status_code": 200,
-        "workflows_mcp.auth.decision": "authenticated",
-        "workflows_mcp.caller.subject": "user-123",
-        "workflows_mcp.caller.client_id": "otel-client",
-      },
+      links: [],
       resource: {
         "service.name": "workflows-mcp",
         "deployment.environment.name": "test",
       },
     });
-    const verify = named(spans, "verify token");
-    expect(verify).toMatchObject({
-      parentSpanId: http.spanId,
+    expect(named(spans, "verify token")).toMatchObject({
+      parentSpanId: call.spanId,
       kind: INTERNAL,
       attributes: { "workflows_mcp.token.cache": "miss" },
     });
-    const call = named(spans, "tools/call start_task_run");
-    expect(call).toMatchObject({ parentSpanId: http.spanId, kind: SERVER, status: { code: 0 } });
-    expect(call.links).toEqual([]);
     expect(call.attributes).toEqual({
       "mcp.method.name": "tools/call",
       "gen_ai.tool.name": "start_task_run",
@@ -139,6 +136,8 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
       "workflows_mcp.authorization.decision": "allowed",
       "workflows_mcp.run.id": run.id,
       "workflows_mcp.run.status": "succeeded",
+      "http.response.status_code": 200,
+      "workflows_mcp.auth.decision": "authenticated",
     });
     expect(named(spans, "authorize")).toMatchObject({
       parentSpanId: call.spanId,
@@ -191,7 +190,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     expect(runIn(read).startedBy?.traceId).toBe(client.traceId);
   });
 
-  it("2026-07-28: params._meta.traceparent wins over the header for its message, whose span links the HTTP request's", async () => {
+  it("2026-07-28: params._meta.traceparent wins over the traceparent header, which the call's span links", async () => {
     const header = { traceId: hexId(16), spanId: hexId(8) };
     const meta = { traceId: hexId(16), spanId: hexId(8) };
     const request = modernRequest("tools/call", {
@@ -211,15 +210,16 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     expect(res.status).toBe(200);
     const run = runIn(await lastMessage(res));
 
-    const http = named(await spansOf(header.traceId, 2), "POST /mcp");
-    expect(http.parentSpanId).toBe(header.spanId);
-    const spans = await spansOf(meta.traceId, 7);
+    const spans = await spansOf(meta.traceId, 8);
     const call = named(spans, "tools/call start_task_run");
     expect(call).toMatchObject({
       parentSpanId: meta.spanId,
-      links: [{ traceId: header.traceId, spanId: http.spanId }],
+      links: [{ traceId: header.traceId, spanId: header.spanId }],
       attributes: { "mcp.protocol.version": MODERN, "workflows_mcp.run.id": run.id },
     });
+    expect(named(spans, "verify token").parentSpanId).toBe(call.spanId);
+    // Nothing of this request is in the header's trace: the message's context won.
+    expect(receiver.spans.filter((s) => s.traceId === header.traceId)).toEqual([]);
     const start = named(spans, "start run");
     expect(start.parentSpanId).toBe(call.spanId);
     // A subtask run's attempt continues its parent's attempt.
@@ -238,7 +238,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     ]);
   });
 
-  it("a refused call: 403 on the HTTP span, the JSON-RPC code on the call's span, the refusal on the gate's; a 401 on the HTTP span alone", async () => {
+  it("a refused call: its span carries the JSON-RPC code and the 403, the gate's span the refusal; a 401 is an HTTP span alone", async () => {
     const reader = await stack.issuer.sign({ scope: "workflows:read" });
     const refused = { traceId: hexId(16), spanId: hexId(8) };
     const res = await postMcp(
@@ -250,20 +250,20 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
       },
     );
     expect(res.status).toBe(403);
-    const spans = await spansOf(refused.traceId, 4);
-    expect(named(spans, "POST /mcp")).toMatchObject({
-      status: { code: ERROR },
-      attributes: {
-        "error.type": "403",
-        "http.response.status_code": 403,
-        "workflows_mcp.auth.decision": "insufficient_scope",
-      },
-    });
+    const spans = await spansOf(refused.traceId, 3);
+    expect(spans.map((s) => s.name).sort()).toEqual([
+      "authorize",
+      "tools/call start_task_run",
+      "verify token",
+    ]);
     const call = named(spans, "tools/call start_task_run");
     expect(call).toMatchObject({
+      parentSpanId: refused.spanId,
       status: { code: ERROR },
       attributes: {
         "error.type": "-32003",
+        "http.response.status_code": 403,
+        "workflows_mcp.auth.decision": "insufficient_scope",
         "workflows_mcp.authorization.decision": "refused",
         "workflows_mcp.authorization.missing_scopes": ["workflows:run:add"],
       },
@@ -293,6 +293,30 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     expect(auditLines(anonymous.traceId)).toEqual([
       expect.objectContaining({ decision: "refused", outcome: "no_token" }),
     ]);
+
+    const expired = { traceId: hexId(16), spanId: hexId(8) };
+    const stale = await stack.issuer.sign({ scope: WRITER }, { expiresIn: -60 });
+    const rejected = await postMcp(stack.server.url, toolCall("whoami"), {
+      authorization: `Bearer ${stale}`,
+      traceparent: traceparent(expired.traceId, expired.spanId),
+    });
+    expect(rejected.status).toBe(401);
+    const pair = await spansOf(expired.traceId, 2);
+    const http = named(pair, "POST /mcp");
+    expect(http).toMatchObject({
+      parentSpanId: expired.spanId,
+      status: { code: ERROR },
+      attributes: {
+        "error.type": "401",
+        "http.response.status_code": 401,
+        "workflows_mcp.auth.decision": "invalid_token",
+      },
+    });
+    expect(named(pair, "verify token")).toMatchObject({
+      parentSpanId: http.spanId,
+      status: { code: ERROR },
+      attributes: { "error.type": "ERR_TOKEN_EXPIRED" },
+    });
   });
 
   it("a tool error and a JSON-RPC error mark the call's span; a cached token says so", async () => {
@@ -313,7 +337,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     );
     expect((await lastMessage(task)).error?.code).toBe(-32602);
 
-    const spans = await spansOf(context.traceId, 10);
+    const spans = await spansOf(context.traceId, 7);
     expect(named(spans, "tools/call get_task_run")).toMatchObject({
       status: { code: ERROR },
       attributes: {

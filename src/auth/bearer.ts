@@ -11,7 +11,9 @@ import { checkLoopbackAudience } from "./loopback-resource.js";
 import { DEFAULT_SCOPES } from "./scopes.js";
 
 export interface BearerOptions {
-  verifier: { verifyAccessToken(token: string): Promise<AuthInfo> };
+  verifier: {
+    verifyAccessToken(token: string, observe?: (cache: "hit" | "miss") => void): Promise<AuthInfo>;
+  };
   resourceMetadataUrl: string;
   auditor: Auditor;
   logger: Logger;
@@ -43,7 +45,8 @@ export function requireBearer({
     description?: string,
   ) => {
     decide(req, outcome, description);
-    auditor.refusal(tokenRefusal(outcome, code));
+    const traceId = telemetry.traceIdOf(req);
+    auditor.refusal({ ...tokenRefusal(outcome, code), ...(traceId ? { traceId } : {}) });
   };
 
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -71,7 +74,9 @@ export function requireBearer({
           "Authorization header must be `Bearer <token>`",
         );
       }
-      const auth = await telemetry.verification(req, () => verifier.verifyAccessToken(token));
+      const auth = await telemetry.verification(req, (observe) =>
+        verifier.verifyAccessToken(token, observe),
+      );
       checkLoopbackAudience(req, auth);
       // The SDK's own scope challenges point clients at the same metadata.
       req.auth = { ...auth, resourceMetadataUrl: metadataUrl };

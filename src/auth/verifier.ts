@@ -41,7 +41,7 @@ export interface VerifierOptions {
   settings?: { issuer: string; jwksUrl?: string };
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;
-  /** Cache hits and misses counted, the issuer's metadata and keys fetched in spans. */
+  /** The issuer's metadata and keys fetched in spans. */
   telemetry?: TokenTelemetry;
 }
 
@@ -55,8 +55,11 @@ export interface VerifierHealth {
 }
 
 export interface JwtVerifier extends OAuthTokenVerifier {
-  /** Resolves with the token's AuthInfo; rejects with TokenRejected or KeysUnavailable only. */
-  verifyAccessToken(token: string): Promise<AuthInfo>;
+  /**
+   * Resolves with the token's AuthInfo; rejects with TokenRejected or
+   * KeysUnavailable only. `observe` hears whether the verified-token cache answered.
+   */
+  verifyAccessToken(token: string, observe?: (cache: "hit" | "miss") => void): Promise<AuthInfo>;
   /** The JWKS location, once known. */
   jwksUrl(): string | undefined;
   /** Resolves the JWKS location now; rejects with KeysUnavailable (`detail` says why). */
@@ -176,10 +179,13 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
   let wakeUp: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  async function verifyAccessToken(token: string): Promise<AuthInfo> {
+  async function verifyAccessToken(
+    token: string,
+    observe?: (cache: "hit" | "miss") => void,
+  ): Promise<AuthInfo> {
     const hit = verified?.get(token);
     if (hit) {
-      telemetry.cache("hit");
+      observe?.("hit");
       return fromCache(token, hit);
     }
     const known = rejected?.get(token);
@@ -225,7 +231,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
       extra: { subject: claims.subject, issuer: options.issuer },
     };
     verified?.set(token, info, claims.expiresAt * 1000);
-    telemetry.cache("miss");
+    observe?.("miss");
     return fromCache(token, info);
   }
 

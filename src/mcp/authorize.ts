@@ -42,7 +42,11 @@ export function authorizeRequest(options: AuthorizeOptions) {
         .join(", and ");
       const description = `${demand.target} requires ${allowing}; the token has ${granted.length > 0 ? granted.join(" ") : "no scopes"}`;
       decide(req, "insufficient_scope", description);
-      options.auditor.refusal(scopeRefusal(callerOf(req.auth), demand, decision.missing));
+      const traceId = telemetry.traceIdOf(req);
+      options.auditor.refusal({
+        ...scopeRefusal(callerOf(req.auth), demand, decision.missing),
+        ...(traceId ? { traceId } : {}),
+      });
       res.set(
         "WWW-Authenticate",
         bearerChallenge({

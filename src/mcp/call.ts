@@ -27,7 +27,7 @@ const MAX_ISSUES = 5;
  */
 export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
   const { definition } = entry;
-  const call = async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
+  return async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
     const request = contextOf(parts, ctx);
     const parsed = entry.input.safeParse(args ?? {});
     if (!parsed.success) {
@@ -50,11 +50,6 @@ export function toolCallback(entry: CatalogueEntry, parts: ServerParts) {
       ? createTaskResult(definition.runOf(ran.output.structuredContent), result)
       : result;
   };
-  const { telemetry } = parts;
-  if (!telemetry) return call;
-  // A 2025-era batch's calls are served together: each runs in its own message's span.
-  return (args: unknown, ctx: ServerContext) =>
-    telemetry.inMessage(ctx.http?.authInfo, ctx.mcpReq.id, () => call(args, ctx));
 }
 
 /**
@@ -116,7 +111,7 @@ function toolContext(
     signal: ctx.mcpReq.signal,
     budget,
     access: (action) => accessFor(caller, action),
-    startedBy: () => startedByOf(caller, new Date(), request.telemetry?.traceId()),
+    startedBy: () => startedByOf(caller, new Date(), request.traceId),
     // A call that started a run must not be refused afterwards (the client would start it
     // again): when its finished run does not fit the answer budget, it is answered without
     // its input and results, which get_task_run reads.
@@ -140,7 +135,11 @@ function audit(
   tool: string,
   facts: AuditFacts & Partial<Pick<AuditEvent, "reason" | "decision">>,
 ): Promise<void> {
-  return request.auditor.record({ ...auditEvent(request.caller, tool, "allowed"), ...facts });
+  return request.auditor.record({
+    ...auditEvent(request.caller, tool, "allowed"),
+    ...facts,
+    ...(request.traceId ? { traceId: request.traceId } : {}),
+  });
 }
 
 /**

@@ -24,6 +24,8 @@ export interface ServerParts {
 export interface RequestContext extends ServerParts {
   caller: Caller;
   budget: ReadBudget;
+  /** The call's trace id (telemetry on): its audit events and the runs it starts record it. */
+  traceId?: string;
 }
 
 /**
@@ -33,7 +35,11 @@ export interface RequestContext extends ServerParts {
  */
 export function contextOf(parts: ServerParts, ctx: ServerContext): RequestContext {
   const auth = ctx.http?.authInfo;
-  return { ...parts, caller: callerOf(auth), budget: parts.budgetOf?.(auth) ?? UNBOUNDED };
+  const context = { ...parts, caller: callerOf(auth), budget: parts.budgetOf?.(auth) ?? UNBOUNDED };
+  // Telemetry on: the backend's calls are spans under this call's message.
+  return parts.telemetry
+    ? { ...context, ...parts.telemetry.call(auth, ctx.mcpReq.id, parts.backend) }
+    : context;
 }
 
 const UNBOUNDED: ReadBudget = { admit: () => {} };

@@ -1,6 +1,5 @@
 import type { AuthInfo, JSONRPCResponse, McpServerFactory } from "@modelcontextprotocol/server";
 import type { Request, RequestHandler } from "express";
-import type { Auditor } from "../audit/auditor.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import type { TaskRunStatus } from "../workflows/run.js";
 import type { TelemetrySettings } from "./settings.js";
@@ -17,8 +16,11 @@ export interface Telemetry {
   readonly requests: readonly RequestHandler[];
   /** After classification: a span per JSON-RPC message, current for the steps after it (none when off). */
   messages(knownTools: ReadonlySet<string>): RequestHandler[];
-  /** Verifying the request's access token, in a span of its own (cache hit, or keys fetched). */
-  verification<T>(req: Request, verify: () => Promise<T>): Promise<T>;
+  /** Verifying the request's access token, in a span of its own; `verify` says whether the cache answered. */
+  verification<T>(
+    req: Request,
+    verify: (observe: (cache: "hit" | "miss") => void) => Promise<T>,
+  ): Promise<T>;
   /** The gate's decision on the request's message `index`, in a span under that message's. */
   authorization<T extends { allowed: boolean; missing?: readonly string[] }>(
     req: Request,
@@ -29,16 +31,20 @@ export interface Telemetry {
   answered(req: Request, response: JSONRPCResponse): void;
   /** The per-request servers, with their answers observed. */
   observed(factory: McpServerFactory): McpServerFactory;
-  /** Runs a handler in the span of the message it serves (its request's `auth`, the message's id). */
-  inMessage<T>(auth: AuthInfo | undefined, id: unknown, handler: () => T): T;
-  /** The trace id of the work running now; undefined when off (fields are then absent). */
-  traceId(): string | undefined;
-  /** The span running now as a W3C traceparent, for work that continues it later (a run's attempts). */
+  /** The request's trace id (its log line, a refusal's audit event); undefined when off. */
+  traceIdOf(req: Request): string | undefined;
+  /**
+   * What a handler's call (its request's `auth`, its message's id) works in:
+   * the trace id its audit events and runs record, and the backend whose
+   * calls are spans under its message's (runs started counted by task).
+   */
+  call(
+    auth: AuthInfo | undefined,
+    id: unknown,
+    backend: WorkflowBackend,
+  ): { traceId?: string; backend: WorkflowBackend };
+  /** The backend call running now as a W3C traceparent: a run's attempts continue it. */
   traceparent(): string | undefined;
-  /** Audit events carry the trace id of the request that caused them. */
-  audited(auditor: Auditor): Auditor;
-  /** Backend calls in spans (a start, a read, a wait); runs started counted by task. */
-  backend(backend: WorkflowBackend, kind: "local" | "render"): WorkflowBackend;
   readonly tokens: TokenTelemetry;
   readonly engine: EngineTelemetry;
   readonly render: RenderTelemetry;
@@ -58,8 +64,6 @@ export interface RequestTrace {
 }
 
 export interface TokenTelemetry {
-  /** One verification: answered from the verified-token cache, or not. */
-  cache(outcome: "hit" | "miss"): void;
   /** Fetching the issuer's metadata or keys, in a span. */
   fetch<T>(what: "metadata" | "keys", url: string, fetch: () => Promise<T>): Promise<T>;
 }
@@ -100,16 +104,14 @@ const NO_CALL: RenderCall = { end: none };
 export const NO_TELEMETRY: Telemetry = {
   requests: [],
   messages: () => [],
-  verification: (_req, verify) => verify(),
+  verification: (_req, verify) => verify(none),
   authorization: (_req, _index, decide) => decide(),
   answered: none,
   observed: (factory) => factory,
-  inMessage: (_auth, _id, handler) => handler(),
-  traceId: none,
+  traceIdOf: none,
+  call: (_auth, _id, backend) => ({ backend }),
   traceparent: none,
-  audited: (auditor) => auditor,
-  backend: (backend) => backend,
-  tokens: { cache: none, fetch: (_what, _url, fetch) => fetch() },
+  tokens: { fetch: (_what, _url, fetch) => fetch() },
   engine: { attempt: () => NO_ATTEMPT, runFinished: none, observe: none },
   render: { call: () => NO_CALL, observe: none },
   approvalRequest: none,
@@ -120,6 +122,8 @@ export const NO_TELEMETRY: Telemetry = {
 export interface ServiceInfo {
   name: string;
   version: string;
+  /** The backend served: spans name it, and how context reaches Render's API calls depends on it. */
+  backend: "local" | "render";
 }
 
 /**

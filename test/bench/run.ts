@@ -994,9 +994,12 @@ async function profile() {
   const credentials: Credentials = { token, forged: forge(token) };
   const which = (argv.find((a) => a.startsWith("--profile="))?.slice("--profile=".length) ??
     "ours") as TargetId;
-  const spec = specs(issuer).find((s) => s.id === which);
+  const otlp = await startOtlpSink();
+  const spec = specs(issuer, otlp).find((s) => s.id === which);
   if (!spec)
-    throw new Error(`--profile=${which}: no such target (ours, baseline, handler, ceiling)`);
+    throw new Error(
+      `--profile=${which}: no such target (ours, traced, baseline, handler, ceiling)`,
+    );
   const send = spec.authorized ? { credentials } : {};
   const before = new Set(readdirSync(dir));
   const target = await startTarget(spec, {
@@ -1043,6 +1046,7 @@ async function profile() {
   } finally {
     await target.stop();
     await issuer.close();
+    await otlp.close();
   }
   await sleep(200);
   const written = readdirSync(dir)

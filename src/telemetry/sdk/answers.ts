@@ -1,6 +1,6 @@
 import type { McpServer, McpServerFactory, Server, Transport } from "@modelcontextprotocol/server";
 import { isRecord } from "../../mcp/messages.js";
-import { traceOfAuth } from "./http-span.js";
+import { traceOfAuth } from "./request-trace.js";
 
 /**
  * The per-request servers' answers, as they leave: each response a server
@@ -19,7 +19,7 @@ export function observeAnswers(factory: McpServerFactory): McpServerFactory {
         const send = transport.send.bind(transport);
         transport.send = (message, options) => {
           if (isRecord(message) && ("result" in message || "error" in message)) {
-            requestTrace.message(message.id)?.answer(message);
+            requestTrace.answered(message);
           }
           return send(message, options);
         };

@@ -1,5 +1,6 @@
 import {
   type Attributes,
+  type Context,
   context,
   type Span,
   SpanKind,
@@ -8,37 +9,123 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { boundedText } from "../../http/bounded.js";
-import type { WorkflowBackend } from "../../workflows/backend.js";
+import type {
+  ListRunsQuery,
+  LogsQuery,
+  ReadBudget,
+  RunAccess,
+  WaitOptions,
+  WorkflowBackend,
+} from "../../workflows/backend.js";
 import { WorkflowError } from "../../workflows/errors.js";
-import type { TaskRun } from "../../workflows/run.js";
+import type { StartedBy, TaskInput, TaskRun } from "../../workflows/run.js";
 import type { Instruments } from "./instruments.js";
 import { Attr } from "./names.js";
 
+const run = (id: string) => ({ [Attr.runId]: boundedText(id, 256) });
+const outcome = (result: TaskRun, span: Span) =>
+  span.setAttributes({
+    [Attr.runId]: result.id,
+    [Attr.task]: result.task,
+    [Attr.runStatus]: result.status,
+  });
+
 /**
- * The backend the tools call, each call in a span under the message's: what
- * it asked of which run or task, and how it ended (a WorkflowError's code as
- * `error.type`). The Render API requests and the engine's attempts a call
- * causes are spans of their own beneath (render.ts, engine.ts). Runs started
- * are counted by task.
+ * The backend as one call's handler sees it: each call a span under the
+ * call's message span (`parent`), saying what it asked of which run or task
+ * and how it ended (a WorkflowError's code as `error.type`). The call runs
+ * with its span current, so what it causes continues it: a run started
+ * records it for its attempts (engine.ts), and on Render each API request
+ * is its child (render.ts). Runs started are counted by task.
  */
-export function tracedBackend(
-  backend: WorkflowBackend,
-  kind: "local" | "render",
-  tracer: Tracer,
-  instruments: Instruments,
-): WorkflowBackend {
-  const traced = async <T>(
+export class TracedBackend implements WorkflowBackend {
+  constructor(
+    private readonly backend: WorkflowBackend,
+    private readonly kind: "local" | "render",
+    private readonly parent: Context,
+    private readonly tracer: Tracer,
+    private readonly instruments: Instruments,
+  ) {}
+
+  get listingNote() {
+    return this.backend.listingNote;
+  }
+
+  describe(): string {
+    return this.backend.describe();
+  }
+
+  taskNameOf(reference: string): string | undefined {
+    return this.backend.taskNameOf(reference);
+  }
+
+  close(options?: { graceMs?: number }): Promise<void> {
+    return this.backend.close(options);
+  }
+
+  listTasks() {
+    return this.#traced("list tasks", {}, () => this.backend.listTasks());
+  }
+
+  startRun(task: string, input: TaskInput, startedBy: StartedBy): Promise<TaskRun> {
+    return this.#traced(
+      "start run",
+      { [Attr.task]: boundedText(task) },
+      () => this.backend.startRun(task, input, startedBy),
+      (result, span) => {
+        outcome(result, span);
+        this.instruments.runsStarted.add(1, {
+          [Attr.task]: result.task,
+          [Attr.backend]: this.kind,
+        });
+      },
+    );
+  }
+
+  getRun(id: string, access: RunAccess, budget?: ReadBudget) {
+    return this.#traced("get run", run(id), () => this.backend.getRun(id, access, budget), outcome);
+  }
+
+  listRuns(query: ListRunsQuery) {
+    const task = query.task === undefined ? {} : { [Attr.task]: boundedText(query.task) };
+    return this.#traced("list runs", task, () => this.backend.listRuns(query));
+  }
+
+  cancelRun(id: string, access: RunAccess, budget?: ReadBudget) {
+    return this.#traced(
+      "cancel run",
+      run(id),
+      () => this.backend.cancelRun(id, access, budget),
+      (result, span) => outcome(result.run, span),
+    );
+  }
+
+  waitForRun(id: string, options: WaitOptions) {
+    return this.#traced(
+      "wait for run",
+      run(id),
+      () => this.backend.waitForRun(id, options),
+      outcome,
+    );
+  }
+
+  getRunLogs(id: string, query: LogsQuery, access: RunAccess) {
+    return this.#traced("get run logs", run(id), () => this.backend.getRunLogs(id, query, access));
+  }
+
+  async #traced<T>(
     name: string,
     attributes: Attributes,
     call: () => Promise<T>,
     ended?: (result: T, span: Span) => void,
-  ): Promise<T> => {
-    const span = tracer.startSpan(name, {
-      kind: SpanKind.INTERNAL,
-      attributes: { [Attr.backend]: kind, ...attributes },
-    });
+  ): Promise<T> {
+    const span = this.tracer.startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, attributes: { [Attr.backend]: this.kind, ...attributes } },
+      this.parent,
+    );
     try {
-      const result = await context.with(trace.setSpan(context.active(), span), call);
+      const result = await context.with(trace.setSpan(this.parent, span), call);
       ended?.(result, span);
       return result;
     } catch (error) {
@@ -48,49 +135,5 @@ export function tracedBackend(
     } finally {
       span.end();
     }
-  };
-  const run = (id: string) => ({ [Attr.runId]: boundedText(id, 256) });
-  const outcome = (result: TaskRun, span: Span) =>
-    span.setAttributes({
-      [Attr.runId]: result.id,
-      [Attr.task]: result.task,
-      [Attr.runStatus]: result.status,
-    });
-
-  return {
-    describe: () => backend.describe(),
-    ...(backend.listingNote ? { listingNote: backend.listingNote } : {}),
-    taskNameOf: (reference) => backend.taskNameOf(reference),
-    close: (options) => backend.close(options),
-    listTasks: () => traced("list tasks", {}, () => backend.listTasks()),
-    startRun: (task, input, startedBy) =>
-      traced(
-        "start run",
-        { [Attr.task]: boundedText(task) },
-        () => backend.startRun(task, input, startedBy),
-        (result, span) => {
-          outcome(result, span);
-          instruments.runsStarted.add(1, { [Attr.task]: result.task, [Attr.backend]: kind });
-        },
-      ),
-    getRun: (id, access, budget) =>
-      traced("get run", run(id), () => backend.getRun(id, access, budget), outcome),
-    listRuns: (query) =>
-      traced(
-        "list runs",
-        query.task === undefined ? {} : { [Attr.task]: boundedText(query.task) },
-        () => backend.listRuns(query),
-      ),
-    cancelRun: (id, access, budget) =>
-      traced(
-        "cancel run",
-        run(id),
-        () => backend.cancelRun(id, access, budget),
-        (result, span) => outcome(result.run, span),
-      ),
-    waitForRun: (id, options) =>
-      traced("wait for run", run(id), () => backend.waitForRun(id, options), outcome),
-    getRunLogs: (id, query, access) =>
-      traced("get run logs", run(id), () => backend.getRunLogs(id, query, access)),
-  };
+  }
 }

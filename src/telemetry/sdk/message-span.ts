@@ -1,7 +1,6 @@
 import {
   type Attributes,
   type Context,
-  context,
   isSpanContextValid,
   type Link,
   propagation,
@@ -53,34 +52,39 @@ export interface MessageStart {
   protocolVersion?: string;
   caller?: Caller;
   knownTools: ReadonlySet<string>;
-  /** The HTTP request's span context: the parent, or a link when the message names its own. */
-  http: Context;
+  /** The parent when the message names no context of its own: the HTTP request's span, or the header's. */
+  parent: Context;
+  /** Linked when the message names its own context (the conventions: link the transport's). */
+  transport?: Context;
+  /** When the span starts (performance.now()): the request's arrival for a single message. */
+  startTime: number;
 }
 
 /**
  * One JSON-RPC message's server span, after the MCP conventions: named
  * `{mcp.method.name} {target}`, a child of the client's context in
- * `params._meta` when the message carries one (SEP-414; the HTTP request's
- * span is then linked, as the conventions ask) and of the HTTP request's
- * span otherwise. It ends with the message's answer, and its duration is
- * `mcp.server.operation.duration`.
+ * `params._meta` when the message carries one (SEP-414; the transport's
+ * context is then linked, as the conventions ask), else of `parent`. Its
+ * duration, from `startTime` to `end`, is `mcp.server.operation.duration`.
+ * Without a tracer (metrics only) there is no span, only the measurement.
  */
 export class MessageSpan {
-  readonly span: Span;
+  readonly span: Span | undefined;
   readonly context: Context;
   readonly id: unknown;
   readonly #metric: Attributes;
-  readonly #started = performance.now();
+  readonly #started: number;
   #ended = false;
   #errorType: string | undefined;
 
   constructor(
-    tracer: Tracer,
+    tracer: Tracer | undefined,
     private readonly instruments: Instruments,
     start: MessageStart,
   ) {
     const { message } = start;
     this.id = message.id;
+    this.#started = start.startTime;
     const method = KNOWN_METHODS.has(message.method) ? message.method : OTHER;
     const named = toolCallOf(message)?.name;
     const tool = named === undefined ? undefined : start.knownTools.has(named) ? named : OTHER;
@@ -93,16 +97,21 @@ export class MessageSpan {
         ? {}
         : { [Attr.mcpProtocolVersion]: start.protocolVersion }),
     };
+    if (!tracer) {
+      this.context = start.parent;
+      return;
+    }
     const own = clientContext(message);
-    const parent = own ?? start.http;
-    const httpSpan = trace.getSpanContext(start.http);
+    const transport = own && start.transport && trace.getSpanContext(start.transport);
     const links: Link[] =
-      own && httpSpan && isSpanContextValid(httpSpan) ? [{ context: httpSpan }] : [];
+      transport && isSpanContextValid(transport) ? [{ context: transport }] : [];
+    const parent = own ?? start.parent;
     const runId = runIdOf(message);
     this.span = tracer.startSpan(
       tool === undefined ? method : `${method} ${tool}`,
       {
         kind: SpanKind.SERVER,
+        startTime: start.startTime,
         links,
         attributes: {
           ...this.#metric,
@@ -121,21 +130,21 @@ export class MessageSpan {
     this.context = trace.setSpan(parent, this.span);
   }
 
-  /** The gate's decision, in a child span and on this one. */
-  authorize<T extends { allowed: boolean; missing?: readonly string[] }>(
-    tracer: Tracer,
-    decide: () => T,
-  ): T {
-    const span = tracer.startSpan("authorize", { kind: SpanKind.INTERNAL }, this.context);
-    const decision = context.with(trace.setSpan(this.context, span), decide);
+  /** The gate's decision, in a child span (timed by the caller) and on this one. */
+  authorized(
+    tracer: Tracer | undefined,
+    decision: { allowed: boolean; missing?: readonly string[] },
+    startTime: number,
+  ): void {
+    if (!tracer || !this.span) return;
     const attributes: Attributes = {
       [Attr.authorization]: decision.allowed ? "allowed" : "refused",
       ...(decision.missing ? { [Attr.missingScopes]: [...decision.missing] } : {}),
     };
-    span.setAttributes(attributes);
     this.span.setAttributes(attributes);
-    span.end();
-    return decision;
+    tracer
+      .startSpan("authorize", { kind: SpanKind.INTERNAL, startTime, attributes }, this.context)
+      .end(performance.now());
   }
 
   /** Its answer: a JSON-RPC error, a tool error, or a result (whose run it names). */
@@ -144,11 +153,11 @@ export class MessageSpan {
     const { error, result } = response;
     if (isRecord(error) && typeof error.code === "number") {
       const code = String(error.code);
-      this.span.setAttribute(Attr.rpcStatusCode, code);
+      this.span?.setAttribute(Attr.rpcStatusCode, code);
       this.#fail(code, typeof error.message === "string" ? error.message : undefined);
     } else if (isRecord(result)) {
       const run = isRecord(result.structuredContent) ? result.structuredContent.run : undefined;
-      if (isRecord(run)) {
+      if (isRecord(run) && this.span) {
         for (const [key, attr] of [
           ["id", Attr.runId],
           ["task", Attr.task],
@@ -160,29 +169,32 @@ export class MessageSpan {
       if (result.isError === true) {
         const meta = isRecord(result._meta) ? result._meta["workflows-mcp/error"] : undefined;
         const code = isRecord(meta) && typeof meta.code === "string" ? meta.code : undefined;
-        if (code) this.span.setAttribute(Attr.errorCode, code);
+        if (code) this.span?.setAttribute(Attr.errorCode, code);
         this.#fail("tool_error", code);
       }
     }
-    this.end();
   }
 
   /** Ends it; `errorType` (a refusal the HTTP exchange ended with) when no answer said more. */
-  end(errorType?: string): void {
+  end(errorType?: string, attributes?: Attributes): void {
     if (this.#ended) return;
-    if (errorType !== undefined && this.#errorType === undefined) this.#fail(errorType);
     this.#ended = true;
-    this.span.end();
-    this.instruments.operationDuration.record((performance.now() - this.#started) / 1000, {
-      ...this.#metric,
-      ...(this.#errorType === undefined ? {} : { [Attr.errorType]: this.#errorType }),
-    });
+    if (attributes) this.span?.setAttributes(attributes);
+    if (errorType !== undefined && this.#errorType === undefined) this.#fail(errorType);
+    const now = performance.now();
+    this.span?.end(now);
+    this.instruments.operationDuration.record(
+      (now - this.#started) / 1000,
+      this.#errorType === undefined
+        ? this.#metric
+        : { ...this.#metric, [Attr.errorType]: this.#errorType },
+    );
   }
 
   #fail(errorType: string, message?: string): void {
     this.#errorType = errorType;
-    this.span.setAttribute(Attr.errorType, errorType);
-    this.span.setStatus({
+    this.span?.setAttribute(Attr.errorType, errorType);
+    this.span?.setStatus({
       code: SpanStatusCode.ERROR,
       ...(message === undefined ? {} : { message: boundedText(message, 256) }),
     });

@@ -1,24 +1,20 @@
-import { SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import { errorMessage } from "../../error-message.js";
 import type { TokenTelemetry } from "../telemetry.js";
-import type { Instruments } from "./instruments.js";
 import { Attr } from "./names.js";
 
 /**
- * What a token's verification did: answered from the verified-token cache
- * (on the verification's span, and counted), or fetched the issuer's
- * metadata or keys (a span of its own beneath it).
+ * Fetching the issuer's metadata or keys, each a span of its own: a fetch
+ * serves every verification waiting for it (and most are refreshes in the
+ * background), so it belongs to none of them.
  */
-export function tokenTelemetry(tracer: Tracer, instruments: Instruments): TokenTelemetry {
+export function tokenTelemetry(tracer: Tracer): TokenTelemetry {
   return {
-    cache(outcome) {
-      trace.getActiveSpan()?.setAttribute(Attr.tokenCache, outcome);
-      instruments.tokenVerified(outcome);
-    },
     async fetch(what, url, fetch) {
       const span = tracer.startSpan(
         what === "keys" ? "fetch issuer keys" : "discover issuer metadata",
         { kind: SpanKind.CLIENT, attributes: { [Attr.urlFull]: url } },
+        ROOT_CONTEXT,
       );
       try {
         return await fetch();
