@@ -35,11 +35,18 @@ export interface RequestContext extends ServerParts {
  */
 export function contextOf(parts: ServerParts, ctx: ServerContext): RequestContext {
   const auth = ctx.http?.authInfo;
-  const context = { ...parts, caller: callerOf(auth), budget: parts.budgetOf?.(auth) ?? UNBOUNDED };
-  // Telemetry on: the backend's calls are spans under this call's message.
-  return parts.telemetry
-    ? { ...context, ...parts.telemetry.call(auth, ctx.mcpReq.id, parts.backend) }
-    : context;
+  const context: RequestContext = {
+    ...parts,
+    caller: callerOf(auth),
+    budget: parts.budgetOf?.(auth) ?? UNBOUNDED,
+  };
+  if (parts.telemetry) {
+    // The backend's calls are spans under this call's message; its trace id goes with its runs.
+    const call = parts.telemetry.call(auth, ctx.mcpReq.id, parts.backend);
+    context.backend = call.backend;
+    if (call.traceId !== undefined) context.traceId = call.traceId;
+  }
+  return context;
 }
 
 const UNBOUNDED: ReadBudget = { admit: () => {} };

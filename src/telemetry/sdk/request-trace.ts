@@ -205,7 +205,9 @@ export function traceIdOf(span: Span | undefined): string | undefined {
 /** First on the app: each /mcp POST gets its trace, finished when the exchange is over. */
 export function httpRequests(tracer: Tracer | undefined, instruments: Instruments): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method === "POST" && req.path === "/mcp") {
+    // The URL as sent (the app is mounted at the root): parsing it again would cost every request.
+    const { url } = req;
+    if (req.method === "POST" && url.startsWith("/mcp") && (url.length === 4 || url[4] === "?")) {
       const requestTrace = new HttpTrace(tracer, instruments, req);
       req.trace = requestTrace;
       res.once("close", () => requestTrace.finish(req, res));

@@ -134,7 +134,14 @@ export async function startSdk(
       const traceId = traceIdOf(message.span);
       return {
         ...(traceId === undefined ? {} : { traceId }),
-        backend: new TracedBackend(backend, service.backend, message.context, apiTracer, recorded),
+        // Metrics only: the API's no-op tracer, so runs started are still counted.
+        backend: new TracedBackend(
+          backend,
+          service.backend,
+          message.context,
+          tracer ?? apiTracer,
+          recorded,
+        ),
       };
     },
     traceparent: () => (tracer ? traceparentOf() : undefined),
