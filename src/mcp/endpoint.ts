@@ -63,7 +63,8 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   const telemetry = options.telemetry ?? NO_TELEMETRY;
   const factory = serverFactory({
     ...options,
-    telemetry,
+    // Off, the handlers do not ask it anything.
+    ...(telemetry === NO_TELEMETRY ? {} : { telemetry }),
     budgetOf: (auth) => options.answers.shareOf(auth),
   });
   const fast =

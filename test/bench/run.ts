@@ -100,6 +100,21 @@ function specs(issuer: TestIssuer, otlp?: OtlpSink): TargetSpec[] {
     ...(otlp
       ? [
           {
+            id: "sampled" as const,
+            label:
+              "(a+10%) (a+) sampling a tenth of the traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio, 0.1); every request still measured",
+            script: MAIN,
+            env: {
+              ...ours,
+              OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+              OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+              OTEL_TRACES_SAMPLER_ARG: "0.1",
+            },
+            authorized: true,
+            modern: true,
+            informational: true,
+          },
+          {
             id: "traced" as const,
             label:
               "(a+) (a) with OpenTelemetry on: every request traced and measured, exported (OTLP/HTTP protobuf) to a loopback receiver",
@@ -396,7 +411,7 @@ async function bench() {
     // Every unit answers what it should before it is measured.
     const plan = groups(
       polling,
-      targetSpecs.filter((s) => s.id === "traced" || s.id === "before").map((s) => s.id),
+      targetSpecs.filter((s) => ["traced", "sampled", "before"].includes(s.id)).map((s) => s.id),
     );
     const skipped = new Map<string, string>();
     const contentTypes: Record<string, string> = {};
@@ -483,7 +498,15 @@ async function bench() {
     );
 
     // The memory run: a fresh (a) alone, sustained, memory against requests served.
-    for (const id of ["ours", "traced", "before", "baseline", "handler", "ceiling"] as const) {
+    for (const id of [
+      "ours",
+      "traced",
+      "sampled",
+      "before",
+      "baseline",
+      "handler",
+      "ceiling",
+    ] as const) {
       await running.get(id)?.stop();
       running.delete(id);
     }
@@ -560,17 +583,27 @@ async function bench() {
       skipped,
     });
     const telemetryOn = compare(summaries, "traced", "ours");
-    const telemetry = { ...telemetryVerdict(telemetryOn), received: otlp.received() };
+    const sampledOn = compare(summaries, "sampled", "ours");
+    const telemetry = {
+      ...telemetryVerdict(telemetryOn),
+      sampled: telemetryVerdict(sampledOn),
+      received: otlp.received(),
+    };
     printComparisons(
       log,
       `OpenTelemetry on / off ((a+)/(a)), tools/call list_tasks; goal: at least ${TELEMETRY_GOAL.share}× at concurrency ${TELEMETRY_GOAL.concurrency}: ${mark(telemetry.met)} (worst ${fmt(telemetry.worstShare, 2)}×); the receiver got ${telemetry.received.traces} trace and ${telemetry.received.metrics} metric exports, ${fmt(telemetry.received.bytes / 1e6, 1)} MB`,
       telemetryOn,
     );
+    printComparisons(
+      log,
+      `OpenTelemetry on, a tenth of the traces sampled ((a+10%)/(a)): ${mark(telemetry.sampled.met)} (worst ${fmt(telemetry.sampled.worstShare, 2)}×)`,
+      sampledOn,
+    );
     const ab = compare(summaries, "ours", "before");
     printComparisons(log, "A/B: (a) / (a0) the earlier build, tools/call list_tasks", ab);
 
     const results = {
-      telemetry: roundDeep({ ...telemetry, onVsOff: telemetryOn }),
+      telemetry: roundDeep({ ...telemetry, onVsOff: telemetryOn, sampledVsOff: sampledOn }),
       ...(ab.length > 0 ? { abVsBefore: roundDeep(ab) } : {}),
       polling: roundDeep(pollingVerdict(summaries)),
       startedAt: startedAt.toISOString(),
@@ -770,6 +803,7 @@ function printReport(r: {
   const name: Record<TargetId, string> = {
     ours: "(a) ours",
     traced: "(a+) ours, telemetry on*",
+    sampled: "(a+10%) sampled 0.1*",
     before: "(a0) earlier build*",
     baseline: "(b) baseline",
     handler: "(b2) v2 handler*",

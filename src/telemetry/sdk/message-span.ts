@@ -41,6 +41,9 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "notifications/progress",
 ]);
 
+/** The same on every server span: MCP over Streamable HTTP. */
+const CONSTANT: Attributes = { [Attr.networkTransport]: "tcp", [Attr.networkProtocol]: "http" };
+
 /** Where SEP-414 puts the client's trace context in a request. */
 const META_KEYS = ["traceparent", "tracestate", "baggage"] as const;
 
@@ -88,42 +91,42 @@ export class MessageSpan {
     const method = KNOWN_METHODS.has(message.method) ? message.method : OTHER;
     const named = toolCallOf(message)?.name;
     const tool = named === undefined ? undefined : start.knownTools.has(named) ? named : OTHER;
-    this.#metric = {
-      [Attr.mcpMethod]: method,
-      ...(tool === undefined
-        ? {}
-        : { [Attr.toolName]: tool, [Attr.operationName]: "execute_tool" }),
-      ...(start.protocolVersion === undefined
-        ? {}
-        : { [Attr.mcpProtocolVersion]: start.protocolVersion }),
-    };
+    // Built by assignment, once per message: object spreads cost every request.
+    const metric: Attributes = { [Attr.mcpMethod]: method };
+    if (tool !== undefined) {
+      metric[Attr.toolName] = tool;
+      metric[Attr.operationName] = "execute_tool";
+    }
+    if (start.protocolVersion !== undefined)
+      metric[Attr.mcpProtocolVersion] = start.protocolVersion;
+    this.#metric = metric;
     if (!tracer) {
       this.context = start.parent;
       return;
     }
+    const attributes: Attributes = Object.assign({}, metric, CONSTANT);
+    if (typeof message.id === "string" || typeof message.id === "number") {
+      attributes[Attr.requestId] = boundedText(String(message.id));
+    }
+    if (start.caller?.subject) {
+      attributes[Attr.subject] = boundedText(start.caller.subject);
+      if (start.caller.clientId) attributes[Attr.clientId] = boundedText(start.caller.clientId);
+    }
+    if (start.task !== undefined) attributes[Attr.task] = start.task;
+    const runId = runIdOf(message);
+    if (runId !== undefined) attributes[Attr.runId] = runId;
     const own = clientContext(message);
     const transport = own && start.transport && trace.getSpanContext(start.transport);
-    const links: Link[] =
-      transport && isSpanContextValid(transport) ? [{ context: transport }] : [];
     const parent = own ?? start.parent;
-    const runId = runIdOf(message);
     this.span = tracer.startSpan(
       tool === undefined ? method : `${method} ${tool}`,
       {
         kind: SpanKind.SERVER,
         startTime: start.startTime,
-        links,
-        attributes: {
-          ...this.#metric,
-          [Attr.networkTransport]: "tcp",
-          [Attr.networkProtocol]: "http",
-          ...(typeof message.id === "string" || typeof message.id === "number"
-            ? { [Attr.requestId]: boundedText(String(message.id)) }
-            : {}),
-          ...callerAttributes(start.caller),
-          ...(start.task === undefined ? {} : { [Attr.task]: start.task }),
-          ...(runId === undefined ? {} : { [Attr.runId]: runId }),
-        },
+        attributes,
+        ...(transport && isSpanContextValid(transport)
+          ? { links: [{ context: transport } satisfies Link] }
+          : {}),
       },
       parent,
     );

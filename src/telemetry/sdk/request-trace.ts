@@ -1,6 +1,7 @@
 import "../../http/types.js";
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import {
+  type Attributes,
   type Context,
   isSpanContextValid,
   propagation,
@@ -116,12 +117,9 @@ export class HttpTrace implements RequestTrace {
       this.instruments.refused.add(1, { [Attr.refusal]: decision.outcome });
     }
     const failed = status >= 400 ? String(status) : undefined;
-    const attributes = {
-      [Attr.httpStatus]: status,
-      ...callerAttributes(req.auth && callerOf(req.auth)),
-      ...(decision ? { [Attr.authDecision]: decision.outcome } : {}),
-      ...(decision?.reason ? { [Attr.authReason]: decision.reason } : {}),
-    };
+    const attributes: Attributes = { [Attr.httpStatus]: status };
+    if (decision) attributes[Attr.authDecision] = decision.outcome;
+    if (decision?.reason) attributes[Attr.authReason] = decision.reason;
     // A refusal of ours names its JSON-RPC code; the conventions' error.type is that code.
     const refusal = res.rpcErrorCode === undefined ? failed : String(res.rpcErrorCode);
     const single = this.#single();
@@ -134,6 +132,7 @@ export class HttpTrace implements RequestTrace {
     if (this.messages.length === 0) this.#verificationSpan(this.#contextOfHttp());
     const http = this.#httpSpan() as Span;
     http.setAttributes(attributes);
+    http.setAttributes(callerAttributes(req.auth && callerOf(req.auth)));
     if (failed) {
       http.setAttribute(Attr.errorType, failed);
       http.setStatus({ code: SpanStatusCode.ERROR });
