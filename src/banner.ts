@@ -10,6 +10,8 @@ export interface BannerFacts {
   backend: string;
   store: string;
   limits: string;
+  /** What OpenTelemetry exports, or `off`. */
+  telemetry: string;
   health: VerifierHealth;
   /** Why the issuer's keys could not be fetched yet, and the setting to check. */
   keysFailure?: string | undefined;
@@ -29,6 +31,7 @@ export function banner(config: Config, facts: BannerFacts): string {
     `  Workflows             ${facts.backend}`,
     `  Owners and audit      ${facts.store}`,
     `  Limits                ${facts.limits}`,
+    `  Telemetry             ${facts.telemetry}`,
     "  Scopes",
     ...FIXED_SCOPES.map((scope) => `    ${scope.padEnd(22)}${SCOPES[scope].grants}`),
     `    ${`${TASK_SCOPE_PREFIX}<task>`.padEnd(22)}Start runs of that one task`,

@@ -202,6 +202,7 @@ async function main() {
       backend: backend.describe(),
       store: store.describe(),
       limits: limits.describe(),
+      telemetry: describeTelemetry(config),
       health,
       keysFailure: verifier.lastFailure(),
       resourceMetadataUrl: resourceMetadataUrl(config.resource),

@@ -37,32 +37,28 @@ export function instruments(meter: Meter) {
     valueType: ValueType.INT,
   });
 
+  const counter = (name: string, unit: string, description: string) =>
+    meter.createCounter(name, { unit, description });
+
   return {
     operationDuration: meter.createHistogram(Metric.operationDuration, {
       description: "MCP request duration as observed on the server, from receipt to its answer",
       unit: "s",
       advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
     }),
-    refused: meter.createCounter(Metric.refused, {
-      description: "Requests refused, by reason",
-      unit: "{request}",
-    }),
-    runsStarted: meter.createCounter(Metric.runsStarted, {
-      description: "Runs started through this server, by task",
-      unit: "{run}",
-    }),
-    runsFinished: meter.createCounter(Metric.runsFinished, {
-      description: "Root runs of the embedded engine that finished, by task and status",
-      unit: "{run}",
-    }),
-    renderRequests: meter.createCounter(Metric.renderRequests, {
-      description: "Requests sent to Render's API (each retry counts), by status",
-      unit: "{request}",
-    }),
-    approvals: meter.createCounter(Metric.approvals, {
-      description: "Approval requests, by status (issue 19)",
-      unit: "{request}",
-    }),
+    refused: counter(Metric.refused, "{request}", "Requests refused, by reason"),
+    runsStarted: counter(Metric.runsStarted, "{run}", "Runs started through this server, by task"),
+    runsFinished: counter(
+      Metric.runsFinished,
+      "{run}",
+      "Root runs of the embedded engine that finished, by task and status",
+    ),
+    renderRequests: counter(
+      Metric.renderRequests,
+      "{request}",
+      "Requests sent to Render's API (each retry counts), by status",
+    ),
+    approvals: counter(Metric.approvals, "{request}", "Approval requests, by status (issue 19)"),
     tokenVerified(outcome: "hit" | "miss"): void {
       tokenCounts[outcome]++;
     },
