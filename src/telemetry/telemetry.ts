@@ -12,9 +12,9 @@ import type { TelemetrySettings } from "./settings.js";
  * only when on). How each call becomes spans and metrics: src/telemetry/sdk/.
  */
 export interface Telemetry {
-  /** App-level, before everything else: each /mcp request's HTTP span and trace (none when off). */
+  /** App-level, before everything else: each /mcp request's trace, on `req.trace` (none when off). */
   readonly requests: readonly RequestHandler[];
-  /** After classification: a span per JSON-RPC message, current for the steps after it (none when off). */
+  /** After classification: a span per JSON-RPC message, which handlers find by their request (none when off). */
   messages(knownTools: ReadonlySet<string>): RequestHandler[];
   /** Verifying the request's access token, in a span of its own; `verify` says whether the cache answered. */
   verification<T>(
