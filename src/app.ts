@@ -16,6 +16,7 @@ import type { Logger } from "./logger.js";
 import type { Catalogue } from "./mcp/catalogue.js";
 import { type McpEndpointOptions, mcpEndpoint } from "./mcp/endpoint.js";
 import type { AuditTrail } from "./store/types.js";
+import { NO_TELEMETRY, type Telemetry } from "./telemetry/telemetry.js";
 import type { WorkflowBackend } from "./workflows/backend.js";
 
 export interface AppOptions {
@@ -31,6 +32,8 @@ export interface AppOptions {
   version: string;
   /** Approval requests, where some task needs a person's approval (APPROVAL_TASKS). */
   approvals?: Approvals;
+  /** OpenTelemetry (src/telemetry/); off by default. */
+  telemetry?: Telemetry;
   /** Test-only switches of the /mcp route (both on in the server): see McpEndpointOptions. */
   endpoint?: Pick<McpEndpointOptions, "fastPath" | "authorize">;
 }
@@ -39,11 +42,13 @@ export const SERVER_NAME = "workflows-mcp";
 
 export function createApp(options: AppOptions) {
   const { config, verifier, backend, logger } = options;
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
   const app = express();
   app.disable("x-powered-by");
   // Client addresses (per-address rate limits) from the trusted proxies' X-Forwarded-For only.
   app.set("trust proxy", config.trustProxy);
   app.use(requestLog(logger));
+  for (const step of telemetry.requests) app.use(step);
   // Before any route: which host or which caller a request is for must not depend on who reads it.
   app.use(refuseDuplicateHeaders);
 
@@ -107,6 +112,7 @@ export function createApp(options: AppOptions) {
     ...(options.approvals
       ? { approvals: options.approvals, requestStateKey: keys("request state") }
       : {}),
+    telemetry,
     ...options.endpoint,
   });
   app.use(endpoint.router);

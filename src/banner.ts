@@ -17,6 +17,8 @@ export interface BannerFacts {
   backend: string;
   store: string;
   limits: string;
+  /** What OpenTelemetry exports, or `off`. */
+  telemetry: string;
   health: VerifierHealth;
   /** Why the issuer's keys could not be fetched yet, and the setting to check. */
   keysFailure?: string | undefined;
@@ -42,6 +44,7 @@ export function banner(config: Config, facts: BannerFacts): string {
           `  Approval page         signs people in at the issuer as client ${pageClient(config).clientId}, redirect URI ${callbackUrls(config)[0]}${config.loopbackResources ? " (and each loopback name's)" : ""}`,
         ]
       : []),
+    `  Telemetry             ${facts.telemetry}`,
     "  Scopes",
     ...FIXED_SCOPES.map((scope) => `    ${scope.padEnd(26)}${SCOPES[scope].grants}`),
     `    ${`${TASK_SCOPE_PREFIX}<task>`.padEnd(26)}Start runs of that one task`,

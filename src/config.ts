@@ -4,6 +4,7 @@ import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.js";
 import { VERIFIER_DEFAULTS } from "./auth/verifier.js";
 import { LARGEST_RUN_BYTES } from "./http/answer-budget.js";
 import { isLoopbackUrl } from "./http/loopback.js";
+import { type TelemetrySettings, telemetrySettings } from "./telemetry/settings.js";
 import { DEFAULT_MAX_ACTIVE_RUNS } from "./workflows/active-runs.js";
 import {
   ENGINE_DEFAULTS,
@@ -168,7 +169,10 @@ const Env = z.object({
     .default("info"),
 });
 
-/** Every variable the server reads (the README's configuration table lists exactly these). */
+/**
+ * Every variable of the server's own (the README's configuration table lists
+ * exactly these); the standard OTEL_* ones it reads are TELEMETRY_VARIABLES.
+ */
 export const ENV_VARIABLES = Object.keys(Env.shape);
 
 export interface Config {
@@ -251,6 +255,8 @@ export interface Config {
   allowedHosts?: string[];
   allowedOrigins: string[];
   logLevel: string;
+  /** OpenTelemetry, from the standard OTEL_* variables (src/telemetry/settings.ts): off without an endpoint. */
+  telemetry: TelemetrySettings;
 }
 
 export class ConfigError extends Error {
@@ -267,13 +273,15 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: number): Config {
   const parsed = Env.safeParse(env);
+  const telemetry = telemetrySettings(env);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`),
-    );
+    throw new ConfigError([
+      ...parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`),
+      ...telemetry.problems,
+    ]);
   }
   const e = parsed.data;
-  const problems: string[] = [];
+  const problems: string[] = [...telemetry.problems];
   const production = isProductionEnv(e.NODE_ENV);
 
   const port = e.PORT;
@@ -397,6 +405,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, boundPort?: num
     allowedHosts: allowedHosts(e.ALLOWED_HOSTS, publicUrl),
     allowedOrigins: e.ALLOWED_ORIGINS?.length ? e.ALLOWED_ORIGINS : [new URL(publicUrl).origin],
     logLevel: e.LOG_LEVEL,
+    telemetry: telemetry.settings,
   };
 }
 

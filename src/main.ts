@@ -3,7 +3,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tools } from "../tools/index.js";
-import { createApp } from "./app.js";
+import { createApp, SERVER_NAME } from "./app.js";
 import { createApprovals } from "./approvals/create.js";
 import { CLIENT_NAME, callbackUrls, pageClient } from "./approvals/page/client.js";
 import { createAuditor } from "./audit/auditor.js";
@@ -17,6 +17,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { buildCatalogue } from "./mcp/catalogue.js";
 import { checkSqliteBinding } from "./sqlite-binding.js";
 import { createStore } from "./store/index.js";
+import { startTelemetry } from "./telemetry/telemetry.js";
 import { createBackend } from "./workflows/create.js";
 
 /** How long a start waits for the issuer's keys before saying it listens (health says the rest). */
@@ -126,6 +127,12 @@ async function main() {
   process.on("unhandledRejection", (reason) =>
     logger.error({ err: reason }, "unhandled rejection"),
   );
+  // Off without an OTLP endpoint: then no OpenTelemetry package is loaded.
+  const telemetry = await startTelemetry(config.telemetry, {
+    name: SERVER_NAME,
+    version,
+    backend: config.workflows.backend,
+  });
 
   // What can refuse to start does so before anything else runs.
   if (!config.databaseUrl || config.workflows.backend === "local") {
@@ -143,15 +150,18 @@ async function main() {
     sqlitePath: config.sqlitePath,
     logger,
   }).catch((error: unknown) => refuseToStart([errorMessage(error)]));
-  const backend = await createBackend(config.workflows, { logger, ownership: store }).catch(
-    (error: unknown) => refuseToStart([errorMessage(error)]),
-  );
+  const backend = await createBackend(config.workflows, {
+    logger,
+    ownership: store,
+    telemetry,
+  }).catch((error: unknown) => refuseToStart([errorMessage(error)]));
   const taskNames = (await backend.listTasks().catch(() => [])).map((task) => task.name);
   const { issuer, devServer } = await authorizationServer(config, taskNames, logger);
   const verifier = createJwtVerifier({
     ...config.auth,
     issuer,
     logger,
+    telemetry: telemetry.tokens,
     // What an operator fixes when the issuer cannot be reached (the development server has none).
     ...(config.auth.issuer
       ? {
@@ -166,7 +176,13 @@ async function main() {
   await Promise.race([warm, sleep(KEYS_WARM_UP_MS)]);
 
   const auditor = createAuditor(store, logger);
-  const approvals = createApprovals(config, { store: store.approvals, backend, auditor, logger });
+  const approvals = createApprovals(config, {
+    store: store.approvals,
+    backend,
+    auditor,
+    logger,
+    telemetry,
+  });
   const app = createApp({
     config,
     issuer,
@@ -179,6 +195,7 @@ async function main() {
     limits,
     logger,
     version,
+    telemetry,
   });
   handler = app.app;
   const forgetNote = devServer ? await noteForTokenCommand(config) : () => {};
@@ -193,6 +210,7 @@ async function main() {
       backend: backend.describe(),
       store: store.describe(),
       health: health.state,
+      telemetry: describeTelemetry(config),
     },
     "listening",
   );
@@ -205,6 +223,7 @@ async function main() {
       backend: backend.describe(),
       store: store.describe(),
       limits: limits.describe(),
+      telemetry: describeTelemetry(config),
       health,
       keysFailure: verifier.lastFailure(),
       resourceMetadataUrl: resourceMetadataUrl(config.resource),
@@ -232,10 +251,21 @@ async function main() {
       devServer?.close(),
       Promise.resolve(verifier.close()),
     ]);
+    // Last: what the requests and runs above recorded is exported before the process ends.
+    await telemetry.shutdown();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+/** What is exported, in one word per signal, for the log line that says the server listens. */
+function describeTelemetry({ telemetry }: Config): string {
+  const on = [
+    ...(telemetry.traces ? [`traces (${telemetry.traces.protocol})`] : []),
+    ...(telemetry.metrics ? [`metrics (${telemetry.metrics.protocol})`] : []),
+  ];
+  return on.length > 0 ? `OpenTelemetry: ${on.join(", ")}` : "off";
 }
 
 function configOrExit(boundPort?: number): Config {

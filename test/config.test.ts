@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { runServerExpectingExit } from "./helpers/server.js";
 
+/** An OTLP endpoint that is never reached: the server stops before it would export. */
+const OTLP = "http://127.0.0.1:9";
+
 describe("configuration errors stop the server with one line per problem", () => {
   it.each([
     [{ PORT: "http" }, "  PORT: must be a number"],
@@ -112,6 +115,55 @@ describe("configuration errors stop the server with one line per problem", () =>
         APPROVAL_WEBHOOK_URL: "http://hooks.example.com/x",
       },
       "  APPROVAL_WEBHOOK_URL: must be an https:// URL in production (what it carries names people and tasks)",
+    ],
+    // OpenTelemetry's standard variables, read when an endpoint is set (src/telemetry/settings.ts).
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318" },
+      "  OTEL_EXPORTER_OTLP_ENDPOINT: must be an absolute http(s) URL (OTLP over HTTP)",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+      "  OTEL_EXPORTER_OTLP_PROTOCOL: must be http/protobuf or http/json (gRPC is not supported here)",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: OTLP, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http" },
+      "  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: must be http/protobuf or http/json",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP, OTEL_TRACES_EXPORTER: "zipkin" },
+      "  OTEL_TRACES_EXPORTER: must be otlp or none (this server exports OTLP over HTTP only)",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP, OTEL_TRACES_SAMPLER: "sometimes" },
+      "  OTEL_TRACES_SAMPLER: must be one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio",
+    ],
+    [
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: OTLP,
+        OTEL_TRACES_SAMPLER: "traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "2",
+      },
+      "  OTEL_TRACES_SAMPLER_ARG: must be a ratio from 0 to 1",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP, OTEL_METRIC_EXPORT_INTERVAL: "0" },
+      "  OTEL_METRIC_EXPORT_INTERVAL: must be a whole number of at least 1",
+    ],
+    [
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: OTLP,
+        OTEL_METRIC_EXPORT_INTERVAL: "1000",
+        OTEL_METRIC_EXPORT_TIMEOUT: "5000",
+      },
+      "  OTEL_METRIC_EXPORT_TIMEOUT: must be at most OTEL_METRIC_EXPORT_INTERVAL (1000)",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: OTLP, OTEL_BSP_SCHEDULE_DELAY: "soon" },
+      "  OTEL_BSP_SCHEDULE_DELAY: must be a whole number of at least 0",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP, OTEL_EXPORTER_OTLP_HEADERS: "api-key" },
+      "  OTEL_EXPORTER_OTLP_HEADERS: must be comma-separated key=value pairs",
     ],
   ])("%o", async (env, line) => {
     const { code, stdout, stderr } = await runServerExpectingExit(env);

@@ -7,6 +7,8 @@ import {
   TASK_SCOPE_PREFIX,
 } from "../src/auth/scopes.js";
 import { ENV_VARIABLES } from "../src/config.js";
+import { Metric } from "../src/telemetry/sdk/names.js";
+import { TELEMETRY_VARIABLES } from "../src/telemetry/settings.js";
 import { tools } from "../tools/index.js";
 
 /** The README must say what the code does: these are the parts a test can hold it to. */
@@ -69,6 +71,18 @@ describe("the README says what the code does", () => {
   it("the configuration table lists exactly the variables the server reads", () => {
     const listed = tableAfter("## Configuration").map(([name]) => name?.replaceAll("`", ""));
     expect([...listed].sort()).toEqual([...ENV_VARIABLES].sort());
+  });
+
+  it("the OpenTelemetry table lists exactly the OTEL_* variables the server reads itself", () => {
+    const listed = tableAfter("### OpenTelemetry variables").flatMap(([names]) =>
+      (names ?? "").split(", ").map((name) => name.replaceAll("`", "")),
+    );
+    expect([...listed].sort()).toEqual([...TELEMETRY_VARIABLES].sort());
+  });
+
+  it("the metrics table lists exactly the metrics the server exports", () => {
+    const listed = tableAfter("### Metrics").map(([name]) => name?.replaceAll("`", ""));
+    expect([...listed].sort()).toEqual(Object.values(Metric).sort());
   });
 
   it("the tasks file shown is examples/workflow/index.js and its workflows-mcp.json, byte for byte (a test runs them)", () => {

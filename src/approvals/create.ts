@@ -26,6 +26,7 @@ export function createApprovals(
     backend: ApprovalParts["backend"];
     auditor: Auditor;
     logger: Logger;
+    telemetry?: ApprovalParts["telemetry"];
   },
 ): RunningApprovals | undefined {
   const settings = config.approvals;

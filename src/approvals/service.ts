@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Auditor } from "../audit/auditor.js";
 import { auditEvent } from "../audit/events.js";
-import type { Caller } from "../auth/caller.js";
+import type { Actor, Caller } from "../auth/caller.js";
 import { approveScopeFor } from "../auth/policy.js";
 import { holdsScope } from "../auth/scopes.js";
 import type { Logger } from "../logger.js";
 import type { ApprovalTargets } from "../mcp/requirements.js";
 import type { ApprovalStore, AuditEvent } from "../store/types.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import { InputTooLarge, LimitReached, UnknownTask } from "../workflows/errors.js";
 import { MAX_INPUT_BYTES, type TaskInput, type TaskRun } from "../workflows/run.js";
@@ -27,6 +28,8 @@ export interface ApprovalSettings {
 
 export interface ApprovalParts {
   store: ApprovalStore;
+  /** Counts requests by status (the metric workflows_mcp.approvals.requests) when telemetry is on. */
+  telemetry?: Pick<Telemetry, "approvalRequest">;
   backend: Pick<WorkflowBackend, "taskNameOf" | "listTasks" | "startRun" | "getRun">;
   auditor: Auditor;
   webhook?: ApprovalWebhook;
@@ -90,12 +93,7 @@ export class Approvals {
   }
 
   /** Records a request for a run of `taskRef` with `input`, by `caller`: nothing starts. */
-  async request(
-    caller: Caller,
-    taskRef: string,
-    input: TaskInput,
-    tool: string,
-  ): Promise<Approval> {
+  async request(caller: Actor, taskRef: string, input: TaskInput, tool: string): Promise<Approval> {
     const mode = this.modeOf(taskRef);
     const task = this.parts.backend.taskNameOf(taskRef);
     if (mode === undefined || task === undefined) {
@@ -133,6 +131,7 @@ export class Approvals {
     await this.parts.store.create(record);
     const approval = this.view(record);
     await this.audit(record, caller, tool, "approval_requested");
+    this.parts.telemetry?.approvalRequest("pending");
     this.parts.webhook?.announce(approval);
     return approval;
   }
@@ -197,7 +196,7 @@ export class Approvals {
    */
   async decide(
     id: string,
-    caller: Caller,
+    caller: Actor,
     decision: Decision,
     options: { reason?: string; channel: DecisionChannel; tool?: string },
   ): Promise<{ approval: Approval; run?: TaskRun; startError?: string }> {
@@ -218,7 +217,7 @@ export class Approvals {
       );
     }
     if (wanted !== "approved") return { approval: shown };
-    return this.startApproved(current);
+    return this.startApproved(current, caller.traceId);
   }
 
   /**
@@ -228,7 +227,7 @@ export class Approvals {
    */
   async withdraw(
     id: string,
-    caller: Caller,
+    caller: Actor,
     tool: string,
   ): Promise<{ approval: Approval; changed: boolean }> {
     const record = await this.get(id, caller);
@@ -247,7 +246,7 @@ export class Approvals {
    */
   private async end(
     record: ApprovalRecord,
-    caller: Caller,
+    caller: Actor,
     status: Exclude<ApprovalRecord["status"], "pending" | "expired">,
     change: { by?: Person; reason?: string; tool: string },
   ): Promise<ApprovalRecord> {
@@ -263,6 +262,7 @@ export class Approvals {
       return (await this.parts.store.get(record.id)) ?? record;
     }
     await this.audit(ended, caller, change.tool, `approval_${status}`);
+    this.parts.telemetry?.approvalRequest(status);
     this.parts.webhook?.announce(this.view(ended));
     return ended;
   }
@@ -270,6 +270,8 @@ export class Approvals {
   /** Starts the run of an approved request once (retried, it starts none twice). */
   async startApproved(
     record: ApprovalRecord,
+    /** The approving call's trace: the run's attempts continue it. */
+    traceId?: string,
   ): Promise<{ approval: Approval; run?: TaskRun; startError?: string }> {
     if (record.runId) {
       const run = await this.parts.backend
@@ -289,7 +291,7 @@ export class Approvals {
       const run = await this.parts.backend.startRun(
         record.taskRef,
         record.input,
-        { ...record.requestedBy, at: now.toISOString() },
+        { ...record.requestedBy, at: now.toISOString(), ...(traceId ? { traceId } : {}) },
         { idempotencyKey: record.id },
       );
       await this.parts.store.recordRun(record.id, run.id);
@@ -305,6 +307,7 @@ export class Approvals {
         decision: "allowed",
         outcome: "started",
         approvalId: record.id,
+        ...(traceId ? { traceId } : {}),
       });
       return { approval: this.view(started), run };
     } catch (error) {
@@ -393,6 +396,7 @@ export class Approvals {
         approvalId: record.id,
         requester: record.requestedBy.subject,
       });
+      this.parts.telemetry?.approvalRequest("expired");
       this.parts.webhook?.announce(this.view(record));
     }
     return expired.length;
@@ -434,7 +438,7 @@ export class Approvals {
 
   private audit(
     record: Omit<ApprovalRecord, "input">,
-    actor: Caller,
+    actor: Actor,
     tool: string,
     outcome: string,
   ): Promise<void> {
@@ -446,6 +450,7 @@ export class Approvals {
       outcome,
       approvalId: record.id,
       requester: record.requestedBy.subject,
+      ...(actor.traceId ? { traceId: actor.traceId } : {}),
     };
     return this.parts.auditor.record(event);
   }

@@ -4,16 +4,21 @@ import type { Auditor } from "../audit/auditor.js";
 import { tokenRefusal } from "../audit/events.js";
 import { decide } from "../http/decision.js";
 import type { Logger } from "../logger.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { bearerChallenge } from "./challenge.js";
 import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailable, TokenRejected } from "./errors.js";
 import { checkLoopbackAudience } from "./loopback-resource.js";
 import { DEFAULT_SCOPES } from "./scopes.js";
 
 export interface BearerOptions {
-  verifier: { verifyAccessToken(token: string): Promise<AuthInfo> };
+  verifier: {
+    verifyAccessToken(token: string, observe?: (cache: "hit" | "miss") => void): Promise<AuthInfo>;
+  };
   resourceMetadataUrl: string;
   auditor: Auditor;
   logger: Logger;
+  /** Each verification in a span (cache hit, or the issuer's keys fetched). */
+  telemetry?: Telemetry;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
@@ -25,7 +30,13 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  * challenge names only the minimal default scope: a client asks for more
  * when a call needs it (step-up), never for the whole catalogue up front.
  */
-export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }: BearerOptions) {
+export function requireBearer({
+  verifier,
+  resourceMetadataUrl,
+  auditor,
+  logger,
+  telemetry = NO_TELEMETRY,
+}: BearerOptions) {
   const configured = { resourceMetadata: resourceMetadataUrl, scope: DEFAULT_SCOPES };
   const refuse = (
     req: Request,
@@ -34,7 +45,8 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
     description?: string,
   ) => {
     decide(req, outcome, description);
-    auditor.refusal(tokenRefusal(outcome, code));
+    const traceId = telemetry.traceIdOf(req);
+    auditor.refusal({ ...tokenRefusal(outcome, code), ...(traceId ? { traceId } : {}) });
   };
 
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -62,7 +74,9 @@ export function requireBearer({ verifier, resourceMetadataUrl, auditor, logger }
           "Authorization header must be `Bearer <token>`",
         );
       }
-      const auth = await verifier.verifyAccessToken(token);
+      const auth = await telemetry.verification(req, (observe) =>
+        verifier.verifyAccessToken(token, observe),
+      );
       checkLoopbackAudience(req, auth);
       // The SDK's own scope challenges point clients at the same metadata.
       req.auth = { ...auth, resourceMetadataUrl: metadataUrl };

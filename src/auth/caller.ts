@@ -9,6 +9,11 @@ export interface Caller extends Principal {
   expiresAt?: number;
 }
 
+/** A caller acting in one call: what the call records carries its trace id (when traces are exported). */
+export interface Actor extends Caller {
+  traceId?: string;
+}
+
 /**
  * The caller a verified token names. The one reader of the AuthInfo the
  * verifier builds (src/auth/verifier.ts: subject and issuer in `extra`);

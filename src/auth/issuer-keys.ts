@@ -8,6 +8,7 @@ import {
   type RemoteJWKSet,
 } from "jose";
 import { errorMessage } from "../error-message.js";
+import { NO_TELEMETRY, type TokenTelemetry } from "../telemetry/telemetry.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { discoverJwksUri } from "./discovery.js";
 import { KeysUnavailable } from "./errors.js";
@@ -47,6 +48,8 @@ export interface IssuerKeysOptions {
    * development server, which nobody configures.
    */
   settings?: { issuer: string; jwksUrl?: string };
+  /** Each fetch of the metadata or the key set in a span. */
+  telemetry?: TokenTelemetry;
 }
 
 /** What the health check reports, derived from the fetch history. */
@@ -101,6 +104,7 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
   const jwksBackoff = new Backoff(backoffOptions, clock);
   const logger = options.logger;
   const jwksSetting = options.jwksUrl ? options.settings?.jwksUrl : options.settings?.issuer;
+  const telemetry = options.telemetry ?? NO_TELEMETRY.tokens;
 
   let jwksUrl = options.jwksUrl;
   let remote: RemoteJWKSet | undefined = jwksUrl ? remoteSet(jwksUrl) : undefined;
@@ -137,13 +141,16 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
     }
     let body: string;
     try {
-      const res = await fetch(url, init);
-      if (res.status !== 200) {
-        await res.body?.cancel();
-        throw new Error(`HTTP ${res.status}`);
-      }
-      body = await readBounded(res, MAX_JWKS_BYTES);
-      if (!isJwkSet(JSON.parse(body))) throw new Error("not a JWK set");
+      body = await telemetry.fetch("keys", url, async () => {
+        const res = await fetch(url, init);
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          throw new Error(`HTTP ${res.status}`);
+        }
+        const text = await readBounded(res, MAX_JWKS_BYTES);
+        if (!isJwkSet(JSON.parse(text))) throw new Error("not a JWK set");
+        return text;
+      });
     } catch (error) {
       const reason =
         error instanceof Error && error.name === "TimeoutError"
@@ -187,34 +194,36 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
       );
     }
     // One discovery in flight at a time; its failure is remembered for the backoff period.
-    discovering = discoverJwksUri(options.issuer, timeoutMs).then(
-      (url) => {
-        discovering = undefined;
-        discoveryBackoff.succeed();
-        lastDiscoveryFailure = undefined;
-        jwksUrl = url;
-        remote = remoteSet(url);
-        logger?.info({ issuer: options.issuer, jwksUrl: url }, "issuer metadata discovered");
-        return url;
-      },
-      (error: unknown) => {
-        discovering = undefined;
-        lastDiscoveryFailure = errorMessage(error);
-        discoveryBackoff.fail();
-        const retryIn = discoveryBackoff.remainingMs();
-        logger?.warn(
-          {
-            issuer: options.issuer,
-            reason: lastDiscoveryFailure,
-            ...(options.settings ? { check: options.settings.issuer } : {}),
-            failures: discoveryBackoff.failures,
-            retryInSeconds: tenths(retryIn),
-          },
-          "issuer metadata discovery failed",
-        );
-        throw new KeysUnavailable(lastDiscoveryFailure, retryIn / 1000);
-      },
-    );
+    discovering = telemetry
+      .fetch("metadata", options.issuer, () => discoverJwksUri(options.issuer, timeoutMs))
+      .then(
+        (url) => {
+          discovering = undefined;
+          discoveryBackoff.succeed();
+          lastDiscoveryFailure = undefined;
+          jwksUrl = url;
+          remote = remoteSet(url);
+          logger?.info({ issuer: options.issuer, jwksUrl: url }, "issuer metadata discovered");
+          return url;
+        },
+        (error: unknown) => {
+          discovering = undefined;
+          lastDiscoveryFailure = errorMessage(error);
+          discoveryBackoff.fail();
+          const retryIn = discoveryBackoff.remainingMs();
+          logger?.warn(
+            {
+              issuer: options.issuer,
+              reason: lastDiscoveryFailure,
+              ...(options.settings ? { check: options.settings.issuer } : {}),
+              failures: discoveryBackoff.failures,
+              retryInSeconds: tenths(retryIn),
+            },
+            "issuer metadata discovery failed",
+          );
+          throw new KeysUnavailable(lastDiscoveryFailure, retryIn / 1000);
+        },
+      );
     return discovering;
   }
 

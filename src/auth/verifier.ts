@@ -1,5 +1,6 @@
 import type { AuthInfo, OAuthTokenVerifier } from "@modelcontextprotocol/server";
 import { errors, type JWTPayload, jwtVerify } from "jose";
+import { NO_TELEMETRY, type TokenTelemetry } from "../telemetry/telemetry.js";
 import { isAsymmetricAlgorithm } from "./algorithms.js";
 import type { BackoffOptions } from "./backoff.js";
 import { KeysUnavailable, TokenRejected } from "./errors.js";
@@ -40,6 +41,8 @@ export interface VerifierOptions {
   settings?: { issuer: string; jwksUrl?: string };
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: () => number;
+  /** The issuer's metadata and keys fetched in spans. */
+  telemetry?: TokenTelemetry;
 }
 
 export interface VerifierHealth {
@@ -52,8 +55,11 @@ export interface VerifierHealth {
 }
 
 export interface JwtVerifier extends OAuthTokenVerifier {
-  /** Resolves with the token's AuthInfo; rejects with TokenRejected or KeysUnavailable only. */
-  verifyAccessToken(token: string): Promise<AuthInfo>;
+  /**
+   * Resolves with the token's AuthInfo; rejects with TokenRejected or
+   * KeysUnavailable only. `observe` hears whether the verified-token cache answered.
+   */
+  verifyAccessToken(token: string, observe?: (cache: "hit" | "miss") => void): Promise<AuthInfo>;
   /** The JWKS location, once known. */
   jwksUrl(): string | undefined;
   /** Resolves the JWKS location now; rejects with KeysUnavailable (`detail` says why). */
@@ -130,6 +136,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
     );
   }
   const clock = options.clock ?? Date.now;
+  const telemetry = options.telemetry ?? NO_TELEMETRY.tokens;
   const policy: ClaimPolicy = {
     issuer: options.issuer,
     audiences: options.audiences,
@@ -148,6 +155,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
     logger: options.logger,
     ...(options.settings ? { settings: options.settings } : {}),
     clock,
+    telemetry,
   });
   const verified =
     options.cache === false
@@ -171,9 +179,15 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
   let wakeUp: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  async function verifyAccessToken(token: string): Promise<AuthInfo> {
+  async function verifyAccessToken(
+    token: string,
+    observe?: (cache: "hit" | "miss") => void,
+  ): Promise<AuthInfo> {
     const hit = verified?.get(token);
-    if (hit) return fromCache(token, hit);
+    if (hit) {
+      observe?.("hit");
+      return fromCache(token, hit);
+    }
     const known = rejected?.get(token);
     if (known) throw known;
 
@@ -217,6 +231,7 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
       extra: { subject: claims.subject, issuer: options.issuer },
     };
     verified?.set(token, info, claims.expiresAt * 1000);
+    observe?.("miss");
     return fromCache(token, info);
   }
 

@@ -1,3 +1,4 @@
+import "./types.js";
 import type { Response } from "express";
 
 /**
@@ -23,6 +24,7 @@ export function sendRpcError(
   message: string,
   options: { id?: string | number | null; data?: unknown } = {},
 ): void {
+  res.rpcErrorCode = code;
   res.status(status).json({
     jsonrpc: "2.0",
     error: { code, message, ...(options.data === undefined ? {} : { data: options.data }) },

@@ -34,6 +34,7 @@ export function requestLog(logger: Logger) {
           clientId: caller?.clientId ? boundedText(caller.clientId) : undefined,
           auth: req.decision?.outcome,
           authReason: req.decision?.reason,
+          traceId: req.trace?.traceId(),
         },
         "request",
       );

@@ -1,5 +1,6 @@
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { McpRequest } from "../mcp/request.js";
+import type { RequestTrace } from "../telemetry/telemetry.js";
 import type { Decision } from "./decision.js";
 
 /**
@@ -19,9 +20,13 @@ declare module "express-serve-static-core" {
      * (src/auth/loopback-resource.ts): its resource identifier and metadata URL.
      */
     loopback?: { resource: string; resourceMetadataUrl: string };
+    /** With telemetry on, the request's trace (src/telemetry/): its id goes into the log line. */
+    trace?: RequestTrace;
   }
   interface Response {
     /** The per-caller count this exchange holds until it closes (src/http/in-flight.ts). */
     inFlightKey?: string;
+    /** The JSON-RPC error code of a refusal sent before the MCP server saw the request (telemetry reads it). */
+    rpcErrorCode?: number;
   }
 }

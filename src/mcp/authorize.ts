@@ -7,11 +7,14 @@ import { bearerChallenge } from "../auth/challenge.js";
 import { authorize } from "../auth/policy.js";
 import { decide } from "../http/decision.js";
 import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { mcpRequestOf, rpcId } from "./request.js";
 
 interface AuthorizeOptions {
   resourceMetadataUrl: string;
   auditor: Auditor;
+  /** Each decision in a span under its message's. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -24,11 +27,14 @@ interface AuthorizeOptions {
  * own scope check reads, so the policy is evaluated once per call.
  */
 export function authorizeRequest(options: AuthorizeOptions) {
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
   return (req: Request, res: Response, next: NextFunction) => {
     const { messages, demands } = mcpRequestOf(req);
     const granted = req.auth?.scopes ?? [];
     for (const [index, demand] of demands.entries()) {
-      const decision = authorize(demand.requirement, granted);
+      const decision = telemetry.authorization(req, index, () =>
+        authorize(demand.requirement, granted),
+      );
       if (decision.allowed) continue;
       const message = messages[index];
       const allowing = decision.missing
@@ -36,7 +42,11 @@ export function authorizeRequest(options: AuthorizeOptions) {
         .join(", and ");
       const description = `${demand.target} requires ${allowing}; the token has ${granted.length > 0 ? granted.join(" ") : "no scopes"}`;
       decide(req, "insufficient_scope", description);
-      options.auditor.refusal(scopeRefusal(callerOf(req.auth), demand, decision.missing));
+      const traceId = telemetry.traceIdOf(req);
+      options.auditor.refusal({
+        ...scopeRefusal(callerOf(req.auth), demand, decision.missing),
+        ...(traceId ? { traceId } : {}),
+      });
       res.set(
         "WWW-Authenticate",
         bearerChallenge({

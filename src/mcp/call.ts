@@ -126,21 +126,24 @@ function toolContext(
       access: accessFor(caller, "read"),
       ...(weighed ? { budget } : {}),
     });
+  const actor = request.traceId ? { ...caller, traceId: request.traceId } : caller;
   return {
-    caller,
+    caller: actor,
     backend,
     audit: request.audit,
     catalogue: request.catalogue,
     signal: ctx.mcpReq.signal,
     budget,
     access: (action) => accessFor(caller, action),
-    startedBy: () => startedByOf(caller),
+    startedBy: () => startedByOf(caller, new Date(), request.traceId),
     approvals: request.approvals,
     async start(task, input) {
       if (request.approvals?.modeOf(task) !== undefined) {
-        return { approval: await request.approvals.request(caller, task, input, toolName) };
+        return { approval: await request.approvals.request(actor, task, input, toolName) };
       }
-      return { run: await backend.startRun(task, input, startedByOf(caller)) };
+      return {
+        run: await backend.startRun(task, input, startedByOf(caller, new Date(), request.traceId)),
+      };
     },
     // A call that started a run must not be refused afterwards (the client would start it
     // again): when its finished run does not fit the answer budget, it is answered without
@@ -165,7 +168,11 @@ function audit(
   tool: string,
   facts: AuditFacts & Partial<Pick<AuditEvent, "reason" | "decision">>,
 ): Promise<void> {
-  return request.auditor.record({ ...auditEvent(request.caller, tool, "allowed"), ...facts });
+  return request.auditor.record({
+    ...auditEvent(request.caller, tool, "allowed"),
+    ...facts,
+    ...(request.traceId ? { traceId: request.traceId } : {}),
+  });
 }
 
 /**

@@ -86,7 +86,7 @@ export class Confirmation {
     if (answer.kind === "elicit" && answer.action !== "accept") {
       const { approval } = await this.approvals.withdraw(
         state.approval,
-        request.caller,
+        request.traceId ? { ...request.caller, traceId: request.traceId } : request.caller,
         "start (declined in the client)",
       );
       if (!approval.runId) return { approval };

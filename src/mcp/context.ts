@@ -4,6 +4,7 @@ import type { Auditor } from "../audit/auditor.js";
 import { type Caller, callerOf } from "../auth/caller.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import type { Confirmation } from "./confirmation.js";
 import type { ToolRequirement } from "./tool.js";
@@ -21,12 +22,16 @@ export interface ServerParts {
   confirmation?: Confirmation;
   /** The memory the request may spend on its answer (src/http/answer-budget.ts); absent: unbounded. */
   budgetOf?(auth: AuthInfo | undefined): ReadBudget;
+  /** OpenTelemetry; absent: off. */
+  telemetry?: Telemetry;
 }
 
 /** What one request's handler works with: the server's parts, who is calling, its answer budget. */
 export interface RequestContext extends ServerParts {
   caller: Caller;
   budget: ReadBudget;
+  /** The call's trace id (telemetry on): its audit events and the runs it starts record it. */
+  traceId?: string;
 }
 
 /**
@@ -36,7 +41,18 @@ export interface RequestContext extends ServerParts {
  */
 export function contextOf(parts: ServerParts, ctx: ServerContext): RequestContext {
   const auth = ctx.http?.authInfo;
-  return { ...parts, caller: callerOf(auth), budget: parts.budgetOf?.(auth) ?? UNBOUNDED };
+  const context: RequestContext = {
+    ...parts,
+    caller: callerOf(auth),
+    budget: parts.budgetOf?.(auth) ?? UNBOUNDED,
+  };
+  if (parts.telemetry) {
+    // The backend's calls are spans under this call's message; its trace id goes with its runs.
+    const call = parts.telemetry.call(auth, ctx.mcpReq.id, parts.backend);
+    context.backend = call.backend;
+    if (call.traceId !== undefined) context.traceId = call.traceId;
+  }
+  return context;
 }
 
 const UNBOUNDED: ReadBudget = { admit: () => {} };

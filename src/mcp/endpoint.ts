@@ -9,6 +9,7 @@ import { RpcError, sendRpcError } from "../http/json-rpc-error.js";
 import { checkOrigin } from "../http/origin.js";
 import type { RateLimits } from "../http/rate-limit.js";
 import type { Logger } from "../logger.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import type { WorkflowBackend } from "../workflows/backend.js";
 import { authorizeRequest } from "./authorize.js";
 import { fastPath } from "./fast-path.js";
@@ -36,6 +37,8 @@ export interface McpEndpointOptions extends ServerFactoryOptions {
    * (test/endpoint.test.ts shows that they hold).
    */
   authorize?: boolean;
+  /** OpenTelemetry: spans of the token's verification, of each message, of the gate's decisions. */
+  telemetry?: Telemetry;
   /** Whether the common requests take the fast path (always, in the server; its contract test compares both). */
   fastPath?: boolean;
 }
@@ -57,12 +60,18 @@ interface McpEndpoint {
  * answers any request.
  */
 export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
   const factory = serverFactory({
     ...options,
+    // Off, the handlers do not ask it anything.
+    ...(telemetry === NO_TELEMETRY ? {} : { telemetry }),
     budgetOf: (auth) => options.answers.shareOf(auth),
   });
-  const fast = options.fastPath === false ? undefined : fastPath(factory, options.catalogue);
-  const perRequest = perRequestServing(factory, options.logger);
+  const fast =
+    options.fastPath === false
+      ? undefined
+      : fastPath(factory, options.catalogue, (req, response) => telemetry.answered(req, response));
+  const perRequest = perRequestServing(telemetry.observed(factory), options.logger);
   const originCheck = checkOrigin(options.allowedOrigins);
   const browser = browserAccess(options.allowedOrigins);
   const hostCheck: RequestHandler[] = options.allowedHosts ? [checkHost(options.allowedHosts)] : [];
@@ -75,7 +84,7 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     originCheck,
     browser.actual,
     ...options.limits.byAddress,
-    requireBearer(options),
+    requireBearer({ ...options, telemetry }),
     // Before the per-minute budget: a request refused for being one too many at once spends none of it.
     ...options.limits.inFlight,
     options.answers.attach,
@@ -86,12 +95,14 @@ export function mcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       backend: options.backend,
       ...(options.approvals ? { approvalTargets: options.approvals.targetsOf } : {}),
     }),
+    ...telemetry.messages(new Set(options.catalogue.byName.keys())),
     ...(options.authorize === false
       ? []
       : [
           authorizeRequest({
             resourceMetadataUrl: options.resourceMetadataUrl,
             auditor: options.auditor,
+            telemetry,
           }),
         ]),
     ...options.limits.runStarts,

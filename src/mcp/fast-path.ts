@@ -222,7 +222,12 @@ export class ExchangeTransport extends PerRequestHTTPServerTransport {
   }
 }
 
-export function fastPath(factory: (ctx: McpRequestContext) => McpServer, catalogue: Catalogue) {
+export function fastPath(
+  factory: (ctx: McpRequestContext) => McpServer,
+  catalogue: Catalogue,
+  /** Told of every answer this path gives (telemetry ends the message's span with it). */
+  onAnswer: (req: Request, response: JSONRPCResponse) => void = () => {},
+) {
   const legacy = new ExchangeTransport();
   const modern = new ExchangeTransport({ era: "modern", revision: MODERN_REVISION });
   // SEP-2243: a tool whose input schema declares `x-mcp-header` has its
@@ -274,6 +279,7 @@ export function fastPath(factory: (ctx: McpRequestContext) => McpServer, catalog
       if (outcome.kind === "refused") return false;
       if (outcome.kind === "answered") {
         answered++;
+        onAnswer(req, outcome.response);
         sendJson(res, statusOf(outcome.response), outcome.response);
       }
       return true;

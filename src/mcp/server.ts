@@ -10,6 +10,7 @@ import type { Auditor } from "../audit/auditor.js";
 import { authorize } from "../auth/policy.js";
 import type { Logger } from "../logger.js";
 import type { AuditTrail } from "../store/types.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { ReadBudget, WorkflowBackend } from "../workflows/backend.js";
 import { authorizedAlready } from "./authorize.js";
 import { toolCallback } from "./call.js";
@@ -35,6 +36,8 @@ export interface ServerFactoryOptions {
   approvals?: Approvals;
   /** Seals the state of URL-elicitation rounds (approvals): the same on every instance. */
   requestStateKey?: Uint8Array;
+  /** Handlers run in their message's span; runs record the trace of the call that started them. */
+  telemetry?: Telemetry;
 }
 
 const INSTRUCTIONS =
@@ -70,6 +73,7 @@ export function serverFactory(options: ServerFactoryOptions) {
     ...(options.budgetOf ? { budgetOf: options.budgetOf } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(confirmation ? { confirmation } : {}),
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
   };
   const tools = catalogue.entries.map((entry) => ({
     name: entry.definition.name,

@@ -2,7 +2,7 @@ import type { ToolAnnotations } from "@modelcontextprotocol/server";
 import type { z } from "zod";
 import type { Approval } from "../approvals/approval.js";
 import type { Approvals } from "../approvals/service.js";
-import type { Caller } from "../auth/caller.js";
+import type { Actor } from "../auth/caller.js";
 import type { FixedScope } from "../auth/scopes.js";
 import type { AuditTrail } from "../store/types.js";
 import type { ReadBudget, RunAccess, WorkflowBackend } from "../workflows/backend.js";
@@ -37,7 +37,8 @@ export interface AuditFacts {
 
 /** What a tool may use. Tools never see HTTP, tokens or the MCP transport. */
 export interface ToolContext {
-  caller: Caller;
+  /** Who calls, and (telemetry on) the call's trace id, which what it records carries. */
+  caller: Actor;
   backend: WorkflowBackend;
   audit: AuditTrail;
   /** Every tool and what it requires (for whoami). */

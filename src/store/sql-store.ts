@@ -22,6 +22,7 @@ interface OwnedRunRow {
   subject: string;
   client_id: string | null;
   started_at: string | Date;
+  trace_id: string | null;
   /** bigint: pg returns it as a string. Read by pages only. */
   seq?: number | string;
 }
@@ -39,12 +40,13 @@ interface AuditEventRow {
   reason: string | null;
   approval_id: string | null;
   requester: string | null;
+  trace_id: string | null;
   seq: number | string;
 }
 
-const OWNED_RUN_COLUMNS = "run_id, task, issuer, subject, client_id";
+const OWNED_RUN_COLUMNS = "run_id, task, issuer, subject, client_id, trace_id";
 const AUDIT_COLUMNS =
-  "issuer, subject, client_id, tool, task, run_id, decision, outcome, reason, approval_id, requester";
+  "issuer, subject, client_id, tool, task, run_id, decision, outcome, reason, approval_id, requester, trace_id";
 
 /**
  * The Store on either database: the same statements, bounds and cursors, so
@@ -76,13 +78,14 @@ export class SqlStore implements Store {
   async recordRun(run: OwnedRun): Promise<void> {
     const { runId, task, startedBy } = valid(OwnedRun, run, "run");
     await this.run({
-      text: `INSERT INTO owned_runs (${OWNED_RUN_COLUMNS}, started_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+      text: `INSERT INTO owned_runs (${OWNED_RUN_COLUMNS}, started_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
       values: [
         boundId(runId),
         boundId(task),
         boundId(startedBy.issuer),
         boundId(startedBy.subject),
         optional(startedBy.clientId, boundId) ?? null,
+        startedBy.traceId ?? null,
         instant(startedBy.at, "startedBy.at"),
       ],
     });
@@ -144,7 +147,7 @@ export class SqlStore implements Store {
   async appendAuditEvent(event: AuditEvent): Promise<void> {
     const e = valid(AuditEvent, event, "audit event");
     await this.run({
-      text: `INSERT INTO audit_events (at, ${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      text: `INSERT INTO audit_events (at, ${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       values: [
         instant(e.at, "at"),
         optional(e.issuer, boundId) ?? null,
@@ -158,6 +161,7 @@ export class SqlStore implements Store {
         optional(e.reason, boundText) ?? null,
         optional(e.approvalId, boundId) ?? null,
         optional(e.requester, boundId) ?? null,
+        e.traceId ?? null,
       ],
     });
   }
@@ -209,6 +213,7 @@ function toOwnedRun(row: OwnedRunRow): OwnedRun {
       subject: row.subject,
       ...(row.client_id !== null && { clientId: row.client_id }),
       at: iso(row.started_at),
+      ...(row.trace_id !== null && { traceId: row.trace_id }),
     },
   };
 }
@@ -228,6 +233,7 @@ function toAuditEvent(row: AuditEventRow): AuditEvent {
     reason: row.reason,
     approvalId: row.approval_id,
     requester: row.requester,
+    traceId: row.trace_id,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) as AuditEvent;
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ApprovalRecord, ApprovalStatus, Person } from "../approvals/approval.js";
-import { type Principal, StartedBy } from "../workflows/run.js";
+import { type Principal, StartedBy, TraceId } from "../workflows/run.js";
 
 /**
  * What every instance must agree on, so it cannot live in one instance's
@@ -70,6 +70,9 @@ export const AuditEvent = z.object({
     .string()
     .optional()
     .describe("Who asked for the approval (their `sub`), where the actor is someone else"),
+  traceId: TraceId.optional().describe(
+    "The OpenTelemetry trace id of the request, when the server exports traces",
+  ),
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

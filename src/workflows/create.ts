@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { RunOwnership } from "../store/types.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { WorkflowBackend } from "./backend.js";
 import { createLocalBackend } from "./local/index.js";
 import { createRenderBackend } from "./render/index.js";
@@ -9,11 +10,13 @@ export interface BackendDeps {
   logger: Logger;
   /** Where a backend whose runs carry no owner (Render) records who started them. */
   ownership: RunOwnership;
+  /** Engine attempts and Render API requests in spans, and their metrics. */
+  telemetry?: Telemetry;
 }
 
 export function createBackend(
   config: Config["workflows"],
-  { logger, ownership }: BackendDeps,
+  { logger, ownership, telemetry }: BackendDeps,
 ): Promise<WorkflowBackend> {
   switch (config.backend) {
     case "local":
@@ -22,6 +25,7 @@ export function createBackend(
         tasksModule: config.tasksModule,
         logger,
         limits: config.limits,
+        ...(telemetry ? { telemetry } : {}),
       });
     case "render":
       return createRenderBackend({
@@ -31,6 +35,7 @@ export function createBackend(
         logger,
         ownership,
         maxActiveRunsPerCaller: config.maxActiveRunsPerCaller,
+        ...(telemetry ? { telemetry: telemetry.render } : {}),
       });
   }
 }

@@ -45,12 +45,18 @@ export const Principal = z.object({
 });
 export type Principal = z.infer<typeof Principal>;
 
+/** A W3C trace id: 32 lowercase hex digits. */
+export const TraceId = z.string().regex(/^[0-9a-f]{32}$/);
+
 export const StartedBy = Principal.extend({
   clientId: z
     .string()
     .optional()
     .describe("The OAuth client the person used, where the token names one"),
   at: z.string().describe("When the run was started (ISO 8601)"),
+  traceId: TraceId.optional().describe(
+    "The OpenTelemetry trace id of the call that started the run, when the server exports traces: the conversation turn in the tracing backend",
+  ),
 }).describe(
   "Who started the run through this server, from their verified token. Absent for runs started elsewhere (other apps, the Render Dashboard, cron); a subtask run carries its root run's.",
 );

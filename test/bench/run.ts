@@ -13,6 +13,7 @@
  * Options: --rounds=N --seconds=S (headline tools/call), --secondary-rounds=N
  * --secondary-seconds=S (other requests, at concurrency 10), --cold-starts=N,
  * --sustain=S (the memory run), --log-level=LEVEL (of (a) and (b); default warn),
+ * --before=PATH (dist/src/main.js of an earlier build: measured beside (a), A/B),
  * --out=FILE. Results: test-results/bench-results.json.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startTestIssuer, type TestIssuer } from "../helpers/issuer.js";
 import { type Credentials, type LoadResult, load } from "./load.js";
+import { type OtlpSink, startOtlpSink } from "./otlp-sink.js";
 import { type CpuProfile, formatSummary, type ProfileSummary, summarize } from "./profile.js";
 import { type BenchRequest, forge, isResult, pollingRequests, REQUESTS } from "./requests.js";
 import { cv, linearFit, mean, median, percentile, round, Samples } from "./stats.js";
@@ -37,6 +39,7 @@ import {
   type TargetId,
   type TargetSpec,
 } from "./targets.js";
+import { compare, printComparisons, TELEMETRY_GOAL, telemetryVerdict } from "./telemetry-cost.js";
 
 const argv = process.argv.slice(2);
 const has = (name: string) => argv.includes(`--${name}`);
@@ -50,6 +53,7 @@ function option(name: string, fallback: number): number {
 /** npm runs scripts from the package's root: results go to its test-results/ (gitignored). */
 const RESULTS_DIR = resolve("test-results");
 const outArg = argv.find((a) => a.startsWith("--out="))?.slice("--out=".length);
+const beforeArg = argv.find((a) => a.startsWith("--before="))?.slice("--before=".length);
 
 const settings = {
   concurrencies: [1, 10, 50],
@@ -75,23 +79,66 @@ const POLLING_GOAL = 0.9;
 
 const SCOPES = "workflows:read workflows:run workflows:cancel";
 
-function specs(issuer: TestIssuer): TargetSpec[] {
+function specs(issuer: TestIssuer, otlp?: OtlpSink): TargetSpec[] {
+  const ours = {
+    PUBLIC_URL,
+    AUTH_ISSUER: issuer.issuer,
+    RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
+    RATE_LIMIT_RUNS_PER_MINUTE: "0",
+    RATE_LIMIT_CONCURRENT_PER_CALLER: "0",
+    LOG_LEVEL: settings.logLevel,
+  };
   return [
     {
       id: "ours",
       label: "(a) workflows-mcp: JWT validation, gate, long-lived servers for the common requests",
       script: MAIN,
-      env: {
-        PUBLIC_URL,
-        AUTH_ISSUER: issuer.issuer,
-        RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
-        RATE_LIMIT_RUNS_PER_MINUTE: "0",
-        RATE_LIMIT_CONCURRENT_PER_CALLER: "0",
-        LOG_LEVEL: settings.logLevel,
-      },
+      env: ours,
       authorized: true,
       modern: true,
     },
+    ...(otlp
+      ? [
+          {
+            id: "sampled" as const,
+            label:
+              "(a+10%) (a+) sampling a tenth of the traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio, 0.1); every request still measured",
+            script: MAIN,
+            env: {
+              ...ours,
+              OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+              OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+              OTEL_TRACES_SAMPLER_ARG: "0.1",
+            },
+            authorized: true,
+            modern: true,
+            informational: true,
+          },
+          {
+            id: "traced" as const,
+            label:
+              "(a+) (a) with OpenTelemetry on: every request traced and measured, exported (OTLP/HTTP protobuf) to a loopback receiver",
+            script: MAIN,
+            env: { ...ours, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url },
+            authorized: true,
+            modern: true,
+            informational: true,
+          },
+        ]
+      : []),
+    ...(beforeArg
+      ? [
+          {
+            id: "before" as const,
+            label: `(a0) an earlier build (${beforeArg}), for A/B against (a)`,
+            script: resolve(beforeArg),
+            env: ours,
+            authorized: true,
+            modern: true,
+            informational: true,
+          },
+        ]
+      : []),
     {
       id: "baseline",
       label: "(b) SDK stateless: McpServer + transport per request, JSON, no auth",
@@ -133,7 +180,11 @@ interface Group {
   headline: boolean;
 }
 
-function groups(polling: ReturnType<typeof pollingRequests>): Group[] {
+function groups(
+  polling: ReturnType<typeof pollingRequests>,
+  /** Measured beside (a) on the headline requests: telemetry on, an earlier build. */
+  extra: readonly TargetId[],
+): Group[] {
   const R = REQUESTS;
   const headline = settings.concurrencies.map(
     (concurrency): Group => ({
@@ -146,6 +197,10 @@ function groups(polling: ReturnType<typeof pollingRequests>): Group[] {
         { target: "ceiling", request: R.listTasks },
         { target: "ours", request: R.modernListTasks },
         { target: "handler", request: R.listTasks },
+        ...extra.flatMap((target) => [
+          { target, request: R.listTasks },
+          { target, request: R.modernListTasks },
+        ]),
       ],
     }),
   );
@@ -317,14 +372,16 @@ async function bench() {
   const credentials: Credentials = { token, forged: forge(token) };
   // The driver's own fetch warms up before anything is timed.
   await (await fetch(issuer.jwksUrl)).text();
+  const otlp = await startOtlpSink();
 
-  const targetSpecs = specs(issuer);
+  const targetSpecs = specs(issuer, otlp);
   const byId = (id: TargetId) => targetSpecs.find((s) => s.id === id) as TargetSpec;
   const running = new Map<TargetId, RunningTarget>();
   const coldStarts = new Map<TargetId, number[]>();
   const cleanup = async () => {
     await Promise.allSettled([...running.values()].map((t) => t.stop()));
     await issuer.close();
+    await otlp.close();
     const fixed = byId("ceiling").env.BENCH_FIXED_FILE;
     if (fixed) rmSync(fixed, { force: true });
   };
@@ -352,7 +409,10 @@ async function bench() {
     // A run that works for the whole bench, for the polling requests (what a client following a run sends).
     const polling = pollingRequests(await runToPoll(targetOf("ours"), token));
     // Every unit answers what it should before it is measured.
-    const plan = groups(polling);
+    const plan = groups(
+      polling,
+      targetSpecs.filter((s) => ["traced", "sampled", "before"].includes(s.id)).map((s) => s.id),
+    );
     const skipped = new Map<string, string>();
     const contentTypes: Record<string, string> = {};
     for (const group of plan) {
@@ -438,7 +498,15 @@ async function bench() {
     );
 
     // The memory run: a fresh (a) alone, sustained, memory against requests served.
-    for (const id of ["ours", "baseline", "handler", "ceiling"] as const) {
+    for (const id of [
+      "ours",
+      "traced",
+      "sampled",
+      "before",
+      "baseline",
+      "handler",
+      "ceiling",
+    ] as const) {
       await running.get(id)?.stop();
       running.delete(id);
     }
@@ -514,8 +582,29 @@ async function bench() {
       contentTypes,
       skipped,
     });
+    const telemetryOn = compare(summaries, "traced", "ours");
+    const sampledOn = compare(summaries, "sampled", "ours");
+    const telemetry = {
+      ...telemetryVerdict(telemetryOn),
+      sampled: telemetryVerdict(sampledOn),
+      received: otlp.received(),
+    };
+    printComparisons(
+      log,
+      `OpenTelemetry on / off ((a+)/(a)), tools/call list_tasks; goal: at least ${TELEMETRY_GOAL.share}× at concurrency ${TELEMETRY_GOAL.concurrency}: ${mark(telemetry.met)} (worst ${fmt(telemetry.worstShare, 2)}×); the receiver got ${telemetry.received.traces} trace and ${telemetry.received.metrics} metric exports, ${fmt(telemetry.received.bytes / 1e6, 1)} MB`,
+      telemetryOn,
+    );
+    printComparisons(
+      log,
+      `OpenTelemetry on, a tenth of the traces sampled ((a+10%)/(a)): ${mark(telemetry.sampled.met)} (worst ${fmt(telemetry.sampled.worstShare, 2)}×)`,
+      sampledOn,
+    );
+    const ab = compare(summaries, "ours", "before");
+    printComparisons(log, "A/B: (a) / (a0) the earlier build, tools/call list_tasks", ab);
 
     const results = {
+      telemetry: roundDeep({ ...telemetry, onVsOff: telemetryOn, sampledVsOff: sampledOn }),
+      ...(ab.length > 0 ? { abVsBefore: roundDeep(ab) } : {}),
       polling: roundDeep(pollingVerdict(summaries)),
       startedAt: startedAt.toISOString(),
       durationSeconds: round((performance.now() - wallStart) / 1000, 1),
@@ -713,6 +802,9 @@ function printReport(r: {
 }) {
   const name: Record<TargetId, string> = {
     ours: "(a) ours",
+    traced: "(a+) ours, telemetry on*",
+    sampled: "(a+10%) sampled 0.1*",
+    before: "(a0) earlier build*",
     baseline: "(b) baseline",
     handler: "(b2) v2 handler*",
     ceiling: "(c) ceiling",
@@ -936,9 +1028,12 @@ async function profile() {
   const credentials: Credentials = { token, forged: forge(token) };
   const which = (argv.find((a) => a.startsWith("--profile="))?.slice("--profile=".length) ??
     "ours") as TargetId;
-  const spec = specs(issuer).find((s) => s.id === which);
+  const otlp = await startOtlpSink();
+  const spec = specs(issuer, otlp).find((s) => s.id === which);
   if (!spec)
-    throw new Error(`--profile=${which}: no such target (ours, baseline, handler, ceiling)`);
+    throw new Error(
+      `--profile=${which}: no such target (ours, traced, baseline, handler, ceiling)`,
+    );
   const send = spec.authorized ? { credentials } : {};
   const before = new Set(readdirSync(dir));
   const target = await startTarget(spec, {
@@ -985,6 +1080,7 @@ async function profile() {
   } finally {
     await target.stop();
     await issuer.close();
+    await otlp.close();
   }
   await sleep(200);
   const written = readdirSync(dir)

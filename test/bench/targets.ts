@@ -13,7 +13,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { isResult, REQUESTS } from "./requests.js";
 
-export type TargetId = "ours" | "baseline" | "handler" | "ceiling";
+export type TargetId =
+  | "ours"
+  | "traced"
+  | "sampled"
+  | "before"
+  | "baseline"
+  | "handler"
+  | "ceiling";
 
 export interface TargetSpec {
   id: TargetId;

@@ -253,6 +253,39 @@ describe("migrations", () => {
     }
   });
 
+  it("version 6: a run keeps the trace id of its start, its subtask runs carry it; runs from before have none", async () => {
+    const db = new Database(ws.dbPath);
+    migrateEngine(db, ws.dbPath, MIGRATIONS.slice(0, 5));
+    db.prepare(
+      "INSERT INTO runs (id, task, status, input, root_id, created_at, owner_issuer, owner_subject, started_by_at) VALUES ('trn-v5', 'echo', 'succeeded', '[1]', 'trn-v5', ?, ?, ?, ?)",
+    ).run(T, ADA.issuer, ADA.subject, T);
+    db.prepare(
+      "INSERT INTO attempts (run_id, attempt, status, enqueued_at) VALUES ('trn-v5', 1, 'succeeded', ?)",
+    ).run(T);
+    db.close();
+
+    const engine = await ws.open();
+    expect((await engine.getRun("trn-v5", ALL)).startedBy).toEqual({
+      issuer: ADA.issuer,
+      subject: ADA.subject,
+      at: T,
+    });
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const root = await finished(
+      engine,
+      (await engine.startRun("fanOut", [2], { ...ADA, traceId })).id,
+    );
+    expect(root.startedBy).toEqual({ ...ADA, traceId });
+    const children = await engine.listRuns({ task: "echo", limit: 10, access: ALL });
+    expect(
+      children.runs.filter((run) => run.parentTaskRunId === root.id).map((run) => run.startedBy),
+    ).toEqual([
+      { ...ADA, traceId },
+      { ...ADA, traceId },
+    ]);
+    await ws.close(engine);
+  });
+
   it("upgrade a file the previous runner and the store wrote: nothing applied twice, a new version alone", async () => {
     // As a server of the previous version leaves LOCAL_DB_PATH: the store's tables, then the engine's.
     const store = await openSqliteStore({ path: ws.dbPath, logger: silent });

@@ -116,6 +116,24 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       expect(await store.ownedRun("trn-2")).toEqual(noClient);
     });
 
+    it("keeps the trace id of the call that started a run (version 4), and a record without one has none", async () => {
+      const traced = run("trn-traced", alice, minute(1));
+      traced.startedBy.traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      await store.recordRun(traced);
+      await store.recordRun(run("trn-untraced", alice, minute(2)));
+      expect(await store.ownedRun("trn-traced")).toEqual(traced);
+      expect(Object.keys((await store.ownedRun("trn-untraced"))?.startedBy ?? {}).sort()).toEqual([
+        "at",
+        "clientId",
+        "issuer",
+        "subject",
+      ]);
+      expect((await store.listOwnedRuns(alice, { limit: 10 })).runs).toEqual([
+        run("trn-untraced", alice, minute(2)),
+        traced,
+      ]);
+    });
+
     it("stores times as UTC with milliseconds, whatever offset they came with", async () => {
       await store.recordRun(run("trn-1", alice, "2026-01-01T02:30:00+02:30"));
       expect((await store.ownedRun("trn-1"))?.startedBy.at).toBe("2026-01-01T00:00:00.000Z");
@@ -238,6 +256,16 @@ export function storeContract(fresh: () => Promise<TestDatabase>): void {
       expect(await store.listAuditEvents({ limit: 10 })).toEqual({
         events: [withReason, bare, first],
       });
+    });
+
+    it("keeps an event's trace id (version 4); an event without one lists without one", async () => {
+      const traced = event(minute(1), { traceId: "0af7651916cd43dd8448eb211c80319c" });
+      const untraced = event(minute(2));
+      for (const e of [traced, untraced]) await store.appendAuditEvent(e);
+      expect(await store.listAuditEvents({ limit: 10 })).toEqual({ events: [untraced, traced] });
+      expect("traceId" in ((await store.listAuditEvents({ limit: 1 })).events[0] ?? {})).toBe(
+        false,
+      );
     });
 
     it("filters by subject, task and run, alone and together", async () => {

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { z } from "zod";
 import type { Logger } from "../../logger.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
 import { listQueryDigest } from "../access.js";
 import { tooManyActiveRuns } from "../active-runs.js";
 import { answerSizeOf } from "../answer-size.js";
@@ -52,6 +53,8 @@ export interface EngineParts {
   describe: string;
   /** The clock retention and the storage quota read (tests move it). */
   now: () => Date;
+  /** Attempts in spans continuing their run's start; runs finished, waiting and running counted. */
+  telemetry: Pick<Telemetry, "engine" | "traceparent">;
 }
 
 /**
@@ -80,6 +83,7 @@ export class LocalEngine implements WorkflowBackend {
     this.executor.resume(recover(db, limits.maxInterruptions, logger));
     this.retention = new Retention({ db, logger, days: limits.runRetentionDays, now: parts.now });
     this.retention.start();
+    parts.telemetry.engine.observe(() => this.executor.stats());
   }
 
   describe(): string {
@@ -137,7 +141,16 @@ export class LocalEngine implements WorkflowBackend {
     const refusal = storageRefusal(this.db, owner, args, this.parts.limits, this.parts.now());
     if (refusal) throw refusal;
     const id = newRunId();
-    insertRun(this.db, { id, task, input: args, rootId: id, depth: 0, startedBy: owner });
+    const traceParent = this.parts.telemetry.traceparent();
+    insertRun(this.db, {
+      id,
+      task,
+      input: args,
+      rootId: id,
+      depth: 0,
+      startedBy: owner,
+      ...(traceParent === undefined ? {} : { traceParent }),
+    });
     this.executor.queueRoot(id, key);
     return this.mustGet(id, { kind: "all" });
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { Logger } from "../../logger.js";
+import type { AttemptSpan, Telemetry } from "../../telemetry/telemetry.js";
 import { WorkflowError } from "../errors.js";
 import { boundedError, isTerminal, type StartedBy } from "../run.js";
 import { ownerKey } from "./access.js";
@@ -35,6 +36,7 @@ export interface ExecutorParts {
   changes: RunChanges;
   logs: LogWriter;
   now: () => Date;
+  telemetry: Pick<Telemetry, "engine">;
 }
 
 /** An attempt holding a thread. */
@@ -43,6 +45,7 @@ interface Running {
   depth: number;
   rootId: string;
   handle: AttemptHandle;
+  span: AttemptSpan;
 }
 
 /** A ctx.run waiting for a subtask run to end. */
@@ -109,6 +112,9 @@ export class Executor {
       this.retryTimers.delete(runId);
       this.running.get(runId)?.handle.stop();
       const run = summaryRow(this.parts.db, runId);
+      if (run && !run.parent_id && isTerminal(run.status)) {
+        this.parts.telemetry.engine.runFinished(run.task, run.status);
+      }
       if (run?.parent_id) {
         const open = (this.openSubtasks.get(run.root_id) ?? 1) - 1;
         if (open > 0) this.openSubtasks.set(run.root_id, open);
@@ -189,6 +195,12 @@ export class Executor {
     }
     startAttempt(db, run.id, item.attempt);
     changes.announce(run.id);
+    const span = this.parts.telemetry.engine.attempt({
+      id: run.id,
+      task: run.task,
+      attempt: item.attempt,
+      ...(run.trace_parent === null ? {} : { parent: run.trace_parent }),
+    });
     const handle = runner.start(
       {
         runId: run.id,
@@ -207,6 +219,7 @@ export class Executor {
       depth: item.depth,
       rootId: run.root_id,
       handle,
+      span,
     });
     handle.outcome
       .then((outcome) => this.attemptEnded(item, outcome))
@@ -218,7 +231,11 @@ export class Executor {
   private attemptEnded(item: QueuedAttempt, outcome: AttemptOutcome): void {
     const { db, scheduler, logs } = this.parts;
     const { runId, attempt } = item;
-    if (this.running.get(runId)?.attempt === attempt) this.running.delete(runId);
+    const running = this.running.get(runId);
+    if (running?.attempt === attempt) {
+      this.running.delete(runId);
+      running.span.end(outcome.ok ? "succeeded" : outcome.stopped ? "stopped" : "failed");
+    }
     scheduler.release(runId);
     // Shutting down: shutDown() records what was interrupted.
     if (this.state === "stopping") return;
@@ -302,6 +319,7 @@ export class Executor {
     }
     const depth = parent.depth + 1;
     const id = newRunId();
+    const traceParent = parent.span.traceparent;
     insertRun(db, {
       id,
       task: accepted.task.name,
@@ -310,6 +328,7 @@ export class Executor {
       rootId: parent.rootId,
       depth,
       startedBy,
+      ...(traceParent === undefined ? {} : { traceParent }),
     });
     this.openSubtasks.set(parent.rootId, (this.openSubtasks.get(parent.rootId) ?? 0) + 1);
     this.subtaskCalls.set(id, { parentId, parentAttempt, answer });

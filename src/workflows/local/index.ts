@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import type Database from "better-sqlite3";
 import { MigrationError } from "../../db/migrate.js";
 import type { Logger } from "../../logger.js";
+import { NO_TELEMETRY, type Telemetry } from "../../telemetry/telemetry.js";
 import { openDatabase } from "./db/open.js";
 import { LocalEngine } from "./engine.js";
 import { EngineLimits, type EngineLimitsInput } from "./limits.js";
@@ -29,6 +30,8 @@ export interface LocalBackendOptions {
   limits?: EngineLimitsInput;
   /** The clock retention and the storage quota read; tests move it. */
   now?: () => Date;
+  /** Attempts in spans, runs counted (src/telemetry/); off by default. */
+  telemetry?: Pick<Telemetry, "engine" | "traceparent">;
 }
 
 /**
@@ -41,6 +44,7 @@ export async function createLocalBackend({
   logger,
   limits: limitsInput = {},
   now = () => new Date(),
+  telemetry = NO_TELEMETRY,
 }: LocalBackendOptions): Promise<LocalEngine> {
   const parsed = EngineLimits.safeParse(limitsInput);
   if (!parsed.success) {
@@ -84,6 +88,7 @@ export async function createLocalBackend({
       scheduler: new Scheduler(limits),
       runner,
       now,
+      telemetry,
       describe: `embedded engine, ${tasks.size} tasks${source} (${[...tasks.keys()].join(", ")}), database ${dbPath}, at most ${limits.maxThreads} threads of ${limits.workerHeapMb} MB, ${stored(limits)}`,
     });
   } catch (error) {

@@ -66,6 +66,12 @@ export class TokenBucket {
     return { waitMs };
   }
 
+  /** Whole turns free now (none while paused or owed). */
+  available(): number {
+    this.#refill();
+    return this.#at > Date.now() ? 0 : Math.max(0, Math.floor(this.#tokens));
+  }
+
   /** Takes a turn if one is free now (0), else says how long until one is, reserving nothing. */
   tryTake(): number {
     const waitMs = this.#waitForOne();
@@ -125,5 +131,10 @@ export class RequestBudget {
 
   pause(kind: RequestKind, ms: number): void {
     this.#buckets[kind].pause(ms);
+  }
+
+  /** Requests of each kind that may go at once now. */
+  remaining(): Record<RequestKind, number> {
+    return { read: this.#buckets.read.available(), write: this.#buckets.write.available() };
   }
 }

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import type { Logger } from "../../logger.js";
+import { NO_TELEMETRY, type RenderTelemetry } from "../../telemetry/telemetry.js";
 import { noteAnswerSize } from "../answer-size.js";
 import { BackendForbidden, BackendUnavailable, InputTooLarge, InvalidInput } from "../errors.js";
 import { RequestBudget, type RequestKind } from "./budget.js";
@@ -46,6 +47,7 @@ const BACKOFF_CAP_MS = 4_000;
  */
 export class RenderHttp {
   readonly #authorization?: string;
+  readonly #host: string;
 
   constructor(
     readonly baseUrl: string,
@@ -53,8 +55,10 @@ export class RenderHttp {
     private readonly logger: Logger,
     private readonly options: HttpOptions = DEFAULT_HTTP_OPTIONS,
     private readonly budget: RequestBudget = new RequestBudget(),
+    private readonly telemetry: RenderTelemetry = NO_TELEMETRY.render,
   ) {
     this.#authorization = apiKey ? `Bearer ${apiKey}` : undefined;
+    this.#host = new URL(baseUrl).host;
   }
 
   async request<T>(
@@ -71,6 +75,7 @@ export class RenderHttp {
         attempt < this.options.maxRetries &&
         Date.now() + delayMs - started <= this.options.retryBudgetMs;
       await this.turn(kind);
+      const call = this.telemetry.call(method, this.#host, path, attempt);
       let response: Response;
       let text: string;
       try {
@@ -89,6 +94,9 @@ export class RenderHttp {
           error instanceof Error && error.name === "TimeoutError"
             ? `no answer within ${this.options.timeoutMs / 1000} s`
             : `${error instanceof Error ? (error.cause ?? error).toString() : String(error)}`;
+        call.end({
+          failure: error instanceof Error && error.name === "TimeoutError" ? "timeout" : "network",
+        });
         const delay = backoff(attempt);
         if (canRetry(delay)) {
           this.logger.warn(
@@ -102,6 +110,7 @@ export class RenderHttp {
           `Render's API could not be reached (${label}: ${reason}) after ${attempt + 1} attempt(s); try again later`,
         );
       }
+      call.end({ status: response.status });
       this.logger.debug(
         { call: label, status: response.status, attempt: attempt + 1, ms: Date.now() - started },
         "Render API call",
@@ -149,6 +158,7 @@ export class RenderHttp {
     const stop = () => opening.abort(signal.reason);
     signal.addEventListener("abort", stop, { once: true });
     const timer = setTimeout(() => opening.abort(), this.options.timeoutMs);
+    const call = this.telemetry.call("GET", this.#host, path, 0);
     let response: Response;
     try {
       response = await fetch(this.url(path, query), {
@@ -156,9 +166,13 @@ export class RenderHttp {
         redirect: "manual",
         signal: opening.signal,
       });
+    } catch (error) {
+      call.end({ failure: "network" });
+      throw error;
     } finally {
       clearTimeout(timer);
     }
+    call.end({ status: response.status });
     this.heed("read", response);
     if (response.status !== 200 || !response.body) {
       await response.body?.cancel();

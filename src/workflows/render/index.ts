@@ -1,6 +1,7 @@
 import { isLoopbackUrl } from "../../http/loopback.js";
 import type { Logger } from "../../logger.js";
 import type { RunOwnership } from "../../store/types.js";
+import { NO_TELEMETRY, type RenderTelemetry } from "../../telemetry/telemetry.js";
 import type { WorkflowBackend } from "../backend.js";
 import { RunOwners } from "../owners/run-owners.js";
 import { RenderBackend } from "./backend.js";
@@ -26,6 +27,8 @@ export interface RenderBackendOptions {
   follow?: Partial<FollowLimits>;
   /** MAX_ACTIVE_RUNS_PER_CALLER; 0: no bound. */
   maxActiveRunsPerCaller?: number;
+  /** Each API request in a span, counted by status; the pacing's budget observed. */
+  telemetry?: RenderTelemetry;
 }
 
 /**
@@ -39,12 +42,16 @@ export async function createRenderBackend(options: RenderBackendOptions): Promis
       `RENDER_API_URL: must be https:// (or loopback) so RENDER_API_KEY does not travel in clear text`,
     );
   }
+  const telemetry = options.telemetry ?? NO_TELEMETRY.render;
+  const budget = new RequestBudget({ ...DEFAULT_BUDGET, ...options.budget });
+  telemetry.observe(() => budget.remaining());
   const http = new RenderHttp(
     apiUrl,
     options.apiKey,
     options.logger,
     { ...DEFAULT_HTTP_OPTIONS, ...options.http },
-    new RequestBudget({ ...DEFAULT_BUDGET, ...options.budget }),
+    budget,
+    telemetry,
   );
   const workflow = await resolveWorkflow(http, options.workflow);
   const backend = new RenderBackend(

@@ -178,6 +178,19 @@ END;
 `,
     },
   },
+  {
+    version: 6,
+    name: "the trace of each run's start",
+    // started_by_trace_id: the trace id of the call that started the run (shown in startedBy; a
+    // subtask run carries its root run's). trace_parent: the W3C traceparent of the span that
+    // started it, which its attempts' spans continue (a subtask's: its parent attempt's).
+    sql: {
+      sqlite: `
+ALTER TABLE runs ADD COLUMN started_by_trace_id TEXT;
+ALTER TABLE runs ADD COLUMN trace_parent TEXT;
+`,
+    },
+  },
 ];
 
 /**

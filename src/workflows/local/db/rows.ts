@@ -27,6 +27,9 @@ export interface RunRow {
   owner_subject: string | null;
   owner_client_id: string | null;
   started_by_at: string | null;
+  started_by_trace_id: string | null;
+  /** The traceparent its attempts' spans continue (telemetry on). */
+  trace_parent: string | null;
   depth: number;
   /** UTF-8 bytes of `input`, and of `results` and `error` together: a run's size, without reading it. */
   input_bytes: number;
@@ -34,10 +37,10 @@ export interface RunRow {
 }
 
 /** A run's row without its input and results: what lists read. */
-export type SummaryRow = Omit<RunRow, "input" | "results">;
+export type SummaryRow = Omit<RunRow, "input" | "results" | "trace_parent">;
 
 export const SUMMARY_COLUMNS =
-  "seq, id, task, status, error, parent_id, root_id, created_at, started_at, completed_at, owner_issuer, owner_subject, owner_client_id, started_by_at, depth, input_bytes, result_bytes";
+  "seq, id, task, status, error, parent_id, root_id, created_at, started_at, completed_at, owner_issuer, owner_subject, owner_client_id, started_by_at, started_by_trace_id, depth, input_bytes, result_bytes";
 
 export interface AttemptRow {
   run_id: string;
@@ -58,6 +61,7 @@ export function startedByOf(row: SummaryRow): StartedBy | undefined {
     subject: row.owner_subject,
     ...(row.owner_client_id === null ? {} : { clientId: row.owner_client_id }),
     at: row.started_by_at ?? row.created_at,
+    ...(row.started_by_trace_id === null ? {} : { traceId: row.started_by_trace_id }),
   };
 }
 

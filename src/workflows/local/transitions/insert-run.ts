@@ -12,6 +12,8 @@ export interface NewRun {
   depth: number;
   /** A subtask carries its root run's. */
   startedBy?: StartedBy;
+  /** The span its attempts continue (telemetry on): the start's, or a subtask's parent attempt's. */
+  traceParent?: string;
 }
 
 /** A new run, pending, with its first attempt waiting to start. */
@@ -21,8 +23,8 @@ export function insertRun(db: Database.Database, run: NewRun): void {
   db.transaction(() => {
     statement(
       db,
-      `INSERT INTO runs (id, task, status, input, input_bytes, parent_id, root_id, depth, created_at, owner_issuer, owner_subject, owner_client_id, started_by_at)
-VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, task, status, input, input_bytes, parent_id, root_id, depth, created_at, owner_issuer, owner_subject, owner_client_id, started_by_at, started_by_trace_id, trace_parent)
+VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       run.id,
       run.task,
@@ -36,6 +38,8 @@ VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       run.startedBy?.subject ?? null,
       run.startedBy?.clientId ?? null,
       run.startedBy?.at ?? null,
+      run.startedBy?.traceId ?? null,
+      run.traceParent ?? null,
     );
     statement(
       db,
