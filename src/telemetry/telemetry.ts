@@ -49,8 +49,8 @@ export interface Telemetry {
   readonly engine: EngineTelemetry;
   readonly render: RenderTelemetry;
   /**
-   * Issue 19 (approvals): approval requests by status, as the metric
-   * `workflows_mcp.approvals.requests`. Nothing records one until approvals exist.
+   * Approval requests by status, as the metric
+   * `workflows_mcp.approvals.requests`.
    */
   approvalRequest(status: string): void;
   /** Exports what is buffered, then stops (SIGTERM). */
