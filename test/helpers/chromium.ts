@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { canInstallDebianPackages, installDebianPackages } from "./debian.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -10,19 +10,13 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
  */
 export function chromiumPath(): string {
   if (existsSync(CHROMIUM)) return CHROMIUM;
-  const canInstall = process.getuid?.() === 0 && existsSync("/usr/bin/apt-get");
-  if (!canInstall) {
+  if (!canInstallDebianPackages()) {
     throw new Error(
       `Chromium not found at ${CHROMIUM}: install Debian's chromium package or set CHROMIUM_PATH`,
     );
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore", env, timeout: 300_000 });
-  execFileSync("apt-get", ["install", "-y", "-qq", "chromium"], {
-    stdio: "ignore",
-    env,
-    timeout: 600_000,
-  });
+  // With recommends: the fonts a page needs to render.
+  installDebianPackages(["chromium"], { recommends: true });
   return CHROMIUM;
 }
 

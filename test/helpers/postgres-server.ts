@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { canInstallDebianPackages, installDebianPackages } from "./debian.js";
 
 /** Where Debian's packages put each major version's server programs: /usr/lib/postgresql/<major>/bin. */
 const DEBIAN_LIBDIR = "/usr/lib/postgresql";
@@ -43,19 +44,12 @@ export function postgresBinDir(): string | undefined {
   if (configured) return hasServer(configured) ? configured : undefined;
   const found = debianBinDir();
   if (found) return found;
-  const canInstall = process.getuid?.() === 0 && existsSync("/usr/bin/apt-get");
-  if (!canInstall) return undefined;
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (!canInstallDebianPackages()) return undefined;
   try {
-    execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore", env, timeout: 300_000 });
     // Without recommends: the server and its client, not the extras. Where
     // services may start (no policy-rc.d saying no), the package also starts
     // its own "main" cluster on port 5432; these tests never use it.
-    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "postgresql"], {
-      stdio: "ignore",
-      env,
-      timeout: 600_000,
-    });
+    installDebianPackages(["postgresql"]);
   } catch {
     return undefined;
   }

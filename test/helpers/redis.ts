@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { canInstallDebianPackages, installDebianPackages } from "./debian.js";
 
 const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? "/usr/bin/redis-server";
 /** What to tell someone who has no redis-server. */
@@ -15,17 +16,10 @@ export const REDIS_MISSING = `redis-server not found at ${REDIS_SERVER}: install
  */
 export function redisServerPath(): string | undefined {
   if (existsSync(REDIS_SERVER)) return REDIS_SERVER;
-  const canInstall = process.getuid?.() === 0 && existsSync("/usr/bin/apt-get");
-  if (!canInstall || process.env.REDIS_SERVER_PATH) return undefined;
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (!canInstallDebianPackages() || process.env.REDIS_SERVER_PATH) return undefined;
   try {
-    execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore", env, timeout: 300_000 });
     // Without recommends: the server alone, not redis-tools' extras.
-    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "redis-server"], {
-      stdio: "ignore",
-      env,
-      timeout: 600_000,
-    });
+    installDebianPackages(["redis-server"]);
   } catch {
     return undefined;
   }
