@@ -1,13 +1,4 @@
-import {
-  type Attributes,
-  type Context,
-  context,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-  trace,
-} from "@opentelemetry/api";
+import { type Attributes, context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { boundedText } from "../../http/bounded.js";
 import type {
   ListRunsQuery,
@@ -20,31 +11,40 @@ import type {
 import { WorkflowError } from "../../workflows/errors.js";
 import type { StartedBy, TaskInput, TaskRun } from "../../workflows/run.js";
 import type { Instruments } from "./instruments.js";
+import type { MessageTrace, Step } from "./message-trace.js";
 import { Attr } from "./names.js";
+import type { HttpTrace } from "./request-trace.js";
+import { contextOf } from "./spans.js";
 
-const run = (id: string) => ({ [Attr.runId]: boundedText(id, 256) });
-const outcome = (result: TaskRun, span: Span) =>
-  span.setAttributes({
-    [Attr.runId]: result.id,
-    [Attr.task]: result.task,
-    [Attr.runStatus]: result.status,
-  });
+/** What a call asked of which run or task (one shape for all: a step's attributes are a literal). */
+interface Asked {
+  task?: string;
+  run?: string;
+}
+
+const run = (id: string): Asked => ({ run: id });
+const outcome = (result: TaskRun, attributes: Attributes) => {
+  attributes[Attr.runId] = result.id;
+  attributes[Attr.task] = result.task;
+  attributes[Attr.runStatus] = result.status;
+};
 
 /**
- * The backend as one call's handler sees it: each call a span under the
- * call's message span (`parent`), saying what it asked of which run or task
- * and how it ended (a WorkflowError's code as `error.type`). The call runs
- * with its span current, so what it causes continues it: a run started
+ * The backend as one call's handler sees it: each call a step of the call's
+ * message (a span beneath its span), saying what it asked of which run or
+ * task and how it ended (a WorkflowError's code as `error.type`). The call
+ * runs in its step's context, so what it causes continues it: a run started
  * records it for its attempts (engine.ts), and on Render each API request
- * is its child (render.ts). Runs started are counted by task.
+ * is its child (render.ts). Runs started are counted by task, traced or not.
  */
 export class TracedBackend implements WorkflowBackend {
   constructor(
     private readonly backend: WorkflowBackend,
     private readonly kind: "local" | "render",
-    private readonly parent: Context,
-    private readonly tracer: Tracer,
     private readonly instruments: Instruments,
+    /** The call whose steps these are; absent: only runs started are counted (metrics only). */
+    private readonly request?: HttpTrace,
+    private readonly message?: MessageTrace,
   ) {}
 
   get listingNote() {
@@ -70,10 +70,10 @@ export class TracedBackend implements WorkflowBackend {
   startRun(task: string, input: TaskInput, startedBy: StartedBy): Promise<TaskRun> {
     return this.#traced(
       "start run",
-      { [Attr.task]: boundedText(task) },
+      { task },
       () => this.backend.startRun(task, input, startedBy),
-      (result, span) => {
-        outcome(result, span);
+      (result, attributes) => {
+        outcome(result, attributes);
         this.instruments.runsStarted.add(1, {
           [Attr.task]: result.task,
           [Attr.backend]: this.kind,
@@ -87,8 +87,7 @@ export class TracedBackend implements WorkflowBackend {
   }
 
   listRuns(query: ListRunsQuery) {
-    const task = query.task === undefined ? {} : { [Attr.task]: boundedText(query.task) };
-    return this.#traced("list runs", task, () => this.backend.listRuns(query));
+    return this.#traced("list runs", { task: query.task }, () => this.backend.listRuns(query));
   }
 
   cancelRun(id: string, access: RunAccess, budget?: ReadBudget) {
@@ -96,7 +95,7 @@ export class TracedBackend implements WorkflowBackend {
       "cancel run",
       run(id),
       () => this.backend.cancelRun(id, access, budget),
-      (result, span) => outcome(result.run, span),
+      (result, attributes) => outcome(result.run, attributes),
     );
   }
 
@@ -115,25 +114,42 @@ export class TracedBackend implements WorkflowBackend {
 
   async #traced<T>(
     name: string,
-    attributes: Attributes,
+    asked: Asked,
     call: () => Promise<T>,
-    ended?: (result: T, span: Span) => void,
+    ended?: (result: T, attributes: Attributes) => void,
   ): Promise<T> {
-    const span = this.tracer.startSpan(
+    const { request, message } = this;
+    const identity = request && message && request.messageIdentity(message);
+    if (!request || !message || !identity) {
+      const result = await call();
+      ended?.(result, {});
+      return result;
+    }
+    const step: Step = {
       name,
-      { kind: SpanKind.INTERNAL, attributes: { [Attr.backend]: this.kind, ...attributes } },
-      this.parent,
-    );
+      start: performance.now(),
+      end: 0,
+      attributes: {
+        [Attr.backend]: this.kind,
+        [Attr.task]: asked.task === undefined ? undefined : boundedText(asked.task),
+        [Attr.runId]: asked.run === undefined ? undefined : boundedText(asked.run, 256),
+        [Attr.runStatus]: undefined,
+      },
+      spanId: request.spans.spanId(),
+    };
     try {
-      const result = await context.with(trace.setSpan(this.parent, span), call);
-      ended?.(result, span);
+      const result = await context.with(
+        trace.setSpanContext(ROOT_CONTEXT, contextOf(identity, step.spanId)),
+        call,
+      );
+      ended?.(result, step.attributes);
       return result;
     } catch (error) {
-      span.setAttribute(Attr.errorType, error instanceof WorkflowError ? error.code : "_OTHER");
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      step.errorType = error instanceof WorkflowError ? error.code : "_OTHER";
       throw error;
     } finally {
-      span.end();
+      step.end = performance.now();
+      request.spans.step(message, identity, step);
     }
   }
 }

@@ -12,17 +12,22 @@ import {
   resourceFromAttributes,
 } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { StackContextManager } from "@opentelemetry/sdk-trace";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import type { OtlpProtocol, TelemetrySettings } from "../settings.js";
+import { RandomIdGenerator, StackContextManager } from "@opentelemetry/sdk-trace";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import type { WorkflowBackend } from "../../workflows/backend.js";
+import type { TelemetrySettings } from "../settings.js";
 import type { ServiceInfo, Telemetry } from "../telemetry.js";
 import { observeAnswers } from "./answers.js";
 import { TracedBackend } from "./backend.js";
 import { engineTelemetry } from "./engine.js";
+import { ExportThread } from "./export-thread.js";
+import { metricExporter, reportDiagnostics } from "./exporters.js";
 import { instruments } from "./instruments.js";
 import { Attr } from "./names.js";
 import { renderTelemetry } from "./render.js";
-import { httpRequests, messageSpans, traceIdOf, traceOf, traceOfAuth } from "./request-trace.js";
+import { httpRequests, messageTraces, traceOf, traceOfAuth } from "./request-trace.js";
+import { samplerFromEnv } from "./sampling.js";
+import { RequestSpans } from "./spans.js";
 import { tokenTelemetry } from "./tokens.js";
 import { traceparentOf } from "./traceparent.js";
 
@@ -31,8 +36,9 @@ const SHUTDOWN_MS = 5_000;
 
 /**
  * The OpenTelemetry SDK, its parts assembled (no auto-instrumentation): a
- * tracer provider with the batch span processor and the OTLP/HTTP exporter
- * (protobuf or JSON), a meter provider with a periodic reader and the same
+ * tracer provider whose batch span processor and OTLP/HTTP exporter
+ * (protobuf or JSON) run on a thread of their own (export-thread.ts), a
+ * meter provider with a periodic reader and the same
  * kind of exporter, W3C trace context and baggage. The exporters read their
  * endpoint, headers and timeouts from the OTEL_* variables; the provider
  * reads the sampler, the processor OTEL_BSP_*. Loaded only when an endpoint
@@ -50,10 +56,7 @@ export async function startSdk(
   settings: TelemetrySettings,
   service: ServiceInfo,
 ): Promise<Telemetry> {
-  // The SDK's own diagnostics (an export that failed, …) go to stderr, one line each.
-  const report = (message: string) => process.stderr.write(`opentelemetry: ${message}\n`);
-  const quiet = () => {};
-  diag.setLogger({ error: report, warn: report, info: quiet, debug: quiet, verbose: quiet });
+  reportDiagnostics(diag);
   context.setGlobalContextManager(
     service.backend === "render"
       ? new AsyncLocalStorageContextManager().enable()
@@ -70,11 +73,10 @@ export async function startSdk(
     )
     .merge(detectResources({ detectors: [envDetector] }));
 
-  const tracerProvider = settings.traces
-    ? new BasicTracerProvider({
-        resource,
-        spanProcessors: [new BatchSpanProcessor(await traceExporter(settings.traces.protocol))],
-      })
+  const exporting = settings.traces && new ExportThread(settings.traces.protocol, resource);
+  const sampler = samplerFromEnv(process.env);
+  const tracerProvider = exporting
+    ? new BasicTracerProvider({ resource, sampler, spanProcessors: [exporting] })
     : undefined;
   const meterProvider = settings.metrics
     ? new MeterProvider({
@@ -93,34 +95,59 @@ export async function startSdk(
   if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
 
-  // Without traces there are no spans at all (metrics only); without metrics, the API's no-op meter.
-  const tracer = tracerProvider?.getTracer(service.name, service.version);
+  // Without metrics, the API's no-op meter; without traces, the request path records metrics only.
   const recorded = instruments(metrics.getMeter(service.name, service.version));
   const apiTracer = trace.getTracer(service.name, service.version);
+  const spans = new RequestSpans(
+    recorded,
+    exporting && {
+      exporting,
+      sampler,
+      ids: new RandomIdGenerator(),
+      scope: { name: service.name, version: service.version },
+    },
+  );
+
+  // One per backend (there is one): a call that traces nothing need not be wrapped for it.
+  const countedBackends = new WeakMap<WorkflowBackend, WorkflowBackend>();
+  const counted = (backend: WorkflowBackend) => {
+    let wrapped = countedBackends.get(backend);
+    if (!wrapped) {
+      wrapped = new TracedBackend(backend, service.backend, recorded);
+      countedBackends.set(backend, wrapped);
+    }
+    return wrapped;
+  };
 
   return {
-    requests: [httpRequests(tracer, recorded)],
-    messages: (knownTools) => [messageSpans(tracer, recorded, knownTools)],
-    async verification(req, verify) {
+    requests: [httpRequests(spans)],
+    messages(knownTools) {
+      spans.knownTools = knownTools;
+      return [messageTraces];
+    },
+    verification(req, verify) {
       const requestTrace = traceOf(req);
-      const noted = requestTrace?.verifying();
-      try {
-        const result = await verify((cache) => {
-          recorded.tokenVerified(cache);
-          noted?.(cache);
-        });
-        requestTrace?.verified();
-        return result;
-      } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        requestTrace?.verified(typeof code === "string" ? code : "_OTHER");
-        throw error;
-      }
+      if (!requestTrace) return verify(recorded.tokenVerified);
+      requestTrace.verifyStart = performance.now();
+      return verify((cache) => {
+        recorded.tokenVerified(cache);
+        requestTrace.verifyCache = cache;
+      }).then(
+        (result) => {
+          requestTrace.verified();
+          return result;
+        },
+        (error: unknown) => {
+          const code = (error as { code?: unknown }).code;
+          requestTrace.verified(typeof code === "string" ? code : "_OTHER");
+          throw error;
+        },
+      );
     },
     authorization(req, index, decide) {
       const startTime = performance.now();
       const decision = decide();
-      traceOf(req)?.messages[index]?.authorized(tracer, decision, startTime);
+      if (exporting) traceOf(req)?.messages[index]?.authorized(decision, startTime);
       return decision;
     },
     answered(req, response) {
@@ -129,22 +156,17 @@ export async function startSdk(
     observed: observeAnswers,
     traceIdOf: (req) => traceOf(req)?.traceId(),
     call(auth, id, backend) {
-      const message = traceOfAuth(auth)?.message(id);
-      if (!message) return { backend };
-      const traceId = traceIdOf(message.span);
+      const request = traceOfAuth(auth);
+      const message = request?.message(id);
+      // Metrics only (or no request of ours): the backend's calls are not steps; runs started are counted.
+      if (!exporting || !request || !message) return { backend: counted(backend) };
+      const identity = request.messageIdentity(message);
       return {
-        ...(traceId === undefined ? {} : { traceId }),
-        // Metrics only: the API's no-op tracer, so runs started are still counted.
-        backend: new TracedBackend(
-          backend,
-          service.backend,
-          message.context,
-          tracer ?? apiTracer,
-          recorded,
-        ),
+        ...(identity ? { traceId: identity.traceId } : {}),
+        backend: new TracedBackend(backend, service.backend, recorded, request, message),
       };
     },
-    traceparent: () => (tracer ? traceparentOf() : undefined),
+    traceparent: () => (exporting ? traceparentOf() : undefined),
     tokens: tokenTelemetry(apiTracer),
     engine: engineTelemetry(apiTracer, recorded),
     render: renderTelemetry(apiTracer, recorded),
@@ -154,22 +176,11 @@ export async function startSdk(
     async shutdown() {
       // Bounded: a receiver that does not answer must not hold up the stop.
       await Promise.race([
-        Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]),
+        Promise.resolve()
+          .then(() => spans.flush())
+          .then(() => Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()])),
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_MS).unref()),
       ]);
     },
   };
-}
-
-/** Only the exporter the protocol names is loaded. */
-async function traceExporter(protocol: OtlpProtocol) {
-  return protocol === "http/json"
-    ? new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter()
-    : new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter();
-}
-
-async function metricExporter(protocol: OtlpProtocol) {
-  return protocol === "http/json"
-    ? new (await import("@opentelemetry/exporter-metrics-otlp-http")).OTLPMetricExporter()
-    : new (await import("@opentelemetry/exporter-metrics-otlp-proto")).OTLPMetricExporter();
 }

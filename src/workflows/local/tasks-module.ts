@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { extname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { builtModule } from "./built.js";
+import { builtModule } from "../../built-module.js";
 import { describeLoadFailure } from "./load-failure.js";
 import {
   type RegisteredTask,

@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { MessageChannel, type Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { builtModule } from "../../../built-module.js";
 import type { LogLine } from "../../run.js";
-import { builtModule } from "../built.js";
 import { IDLE_THREAD_MS, MAX_RESULT_BYTES } from "../limits.js";
 import { timedOut } from "../transitions/reasons.js";
 import { LogBudget, resultTooLarge } from "./bounds.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { fileURLToPath } from "node:url";
-import { builtModule } from "../built.js";
+import { builtModule } from "../../../built-module.js";
 import { SDK_SPECIFIER } from "./hooks.js";
 
 const HOOKS = builtModule("./hooks.js", import.meta.url);

@@ -7,8 +7,7 @@
 export function builtModule(relative: string, from: string): URL {
   const url = new URL(relative, from);
   if (!from.endsWith(".ts")) return url;
-  const marker = "/src/workflows/local/";
-  const at = url.href.lastIndexOf(marker);
+  const at = url.href.lastIndexOf("/src/");
   if (at < 0) return url;
   return new URL(`${url.href.slice(0, at)}/dist${url.href.slice(at)}`);
 }
