@@ -14,7 +14,7 @@ import type { TelemetrySettings } from "./settings.js";
 export interface Telemetry {
   /** App-level, before everything else: each /mcp request's trace, on `req.trace` (none when off). */
   readonly requests: readonly RequestHandler[];
-  /** After classification: a span per JSON-RPC message, which handlers find by their request (none when off). */
+  /** After classification: a record per JSON-RPC message (its span, made later), which handlers find by their request (none when off). */
   messages(knownTools: ReadonlySet<string>): RequestHandler[];
   /** Verifying the request's access token, in a span of its own; `verify` says whether the cache answered. */
   verification<T>(
