@@ -44,13 +44,13 @@ const SHUTDOWN_MS = 5_000;
  * reads the sampler, the processor OTEL_BSP_*. Loaded only when an endpoint
  * is set (telemetry.ts).
  *
- * Context is passed explicitly on the request's path (request-trace.ts):
- * AsyncLocalStorage makes every promise of the process pay (a tenth of the
- * throughput on the bench). It is used only with the Render backend, whose
- * calls to Render's API wait on the network and are paced far below what
- * the process could do, and whose requests it makes children of the call
- * that made them; the embedded engine needs a context only for the
- * synchronous start of a run (its traceparent, recorded for its attempts).
+ * The request's path carries no context and makes no span while it is
+ * served: it notes facts, and spans.ts makes its spans later, in batches
+ * (README "What it costs"). AsyncLocalStorage makes every promise of the
+ * process pay; it is used only with the Render backend, whose calls to
+ * Render's API wait on the network and whose requests it makes children of
+ * the backend call that made them. The embedded engine needs a context only
+ * for the synchronous start of a run (its traceparent, for its attempts).
  */
 export async function startSdk(
   settings: TelemetrySettings,
