@@ -14,7 +14,7 @@ import type { Instruments } from "./instruments.js";
 import type { MessageTrace, Step } from "./message-trace.js";
 import { Attr } from "./names.js";
 import type { HttpTrace } from "./request-trace.js";
-import { contextOf } from "./spans.js";
+import { spanContextOf } from "./spans.js";
 
 /** What a call asked of which run or task (one shape for all: a step's attributes are a literal). */
 interface Asked {
@@ -139,7 +139,7 @@ export class TracedBackend implements WorkflowBackend {
     };
     try {
       const result = await context.with(
-        trace.setSpanContext(ROOT_CONTEXT, contextOf(identity, step.spanId)),
+        trace.setSpanContext(ROOT_CONTEXT, spanContextOf(identity, step.spanId)),
         call,
       );
       ended?.(result, step.attributes);

@@ -1,5 +1,6 @@
 import type { AuthInfo } from "@modelcontextprotocol/server";
-import { type Attributes, SpanStatusCode } from "@opentelemetry/api";
+import { type Attributes, type SpanContext, SpanStatusCode } from "@opentelemetry/api";
+import { callerOf } from "../../auth/caller.js";
 import { boundedText } from "../../http/bounded.js";
 import type { Decision } from "../../http/decision.js";
 import { isRecord, type RpcRequest } from "../../mcp/messages.js";
@@ -67,6 +68,8 @@ export class MessageTrace {
   /** Its span was made (spans.ts): a step that ends later is made on its own. */
   made = false;
   identity: Identity | undefined;
+  /** The client's valid `_meta` context, once read (request-trace.ts); null until then. */
+  clientContext: SpanContext | undefined | null = null;
   steps: Step[] | undefined;
   gateStart = 0;
   gateEnd = 0;
@@ -178,8 +181,7 @@ export class MessageTrace {
    */
   spanAttributes(metric: Attributes, knownTools: ReadonlySet<string>): Attributes {
     const tool = this.boundedTool(knownTools);
-    const subject = this.auth?.extra?.subject;
-    const caller = typeof subject === "string" && subject !== "";
+    const caller = callerNames(this.auth);
     const id = this.id;
     const gated = this.gateEnd !== 0;
     return {
@@ -191,8 +193,8 @@ export class MessageTrace {
       [Attr.networkProtocol]: "http",
       [Attr.requestId]:
         typeof id === "string" || typeof id === "number" ? boundedText(String(id)) : undefined,
-      [Attr.subject]: caller ? boundedText(subject) : undefined,
-      [Attr.clientId]: caller && this.auth?.clientId ? boundedText(this.auth.clientId) : undefined,
+      [Attr.subject]: caller.subject,
+      [Attr.clientId]: caller.clientId,
       [Attr.task]: this.runTask === undefined ? this.task : boundedText(this.runTask),
       [Attr.runId]:
         this.answeredRunId !== undefined
@@ -224,4 +226,13 @@ export class MessageTrace {
     this.errorType = errorType;
     this.statusMessage = message === undefined ? undefined : boundedText(message, 256);
   }
+}
+
+/** Who called, as spans name them (bounded; never a token): none without a subject. */
+export function callerNames(auth: AuthInfo | undefined): { subject?: string; clientId?: string } {
+  const caller = auth && callerOf(auth);
+  if (!caller?.subject) return {};
+  return caller.clientId
+    ? { subject: boundedText(caller.subject), clientId: boundedText(caller.clientId) }
+    : { subject: boundedText(caller.subject) };
 }

@@ -3,14 +3,13 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import { type Attributes, type SpanContext, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { boundedText } from "../../http/bounded.js";
 import type { Decision } from "../../http/decision.js";
 import type { RpcRequest } from "../../mcp/messages.js";
 import { mcpRequestOf } from "../../mcp/request.js";
 import type { RequestTrace } from "../telemetry.js";
-import { MessageTrace, type Step } from "./message-trace.js";
+import { callerNames, MessageTrace, type Step } from "./message-trace.js";
 import { Attr } from "./names.js";
-import { contextOf, type Identity, type RequestSpans, remoteContext } from "./spans.js";
+import { type Identity, type RequestSpans, remoteContext, spanContextOf } from "./spans.js";
 
 /** Where a handler finds its request's trace: the request's own AuthInfo (one per request). */
 const TRACE = Symbol("workflows-mcp request trace");
@@ -112,8 +111,7 @@ export class HttpTrace implements RequestTrace {
   }
 
   httpAttributes(): Attributes {
-    const subject = this.#auth?.extra?.subject;
-    const caller = typeof subject === "string" && subject !== "";
+    const caller = callerNames(this.#auth);
     return {
       [Attr.httpMethod]: "POST",
       [Attr.httpRoute]: "/mcp",
@@ -121,9 +119,8 @@ export class HttpTrace implements RequestTrace {
       [Attr.httpStatus]: this.#status,
       [Attr.authDecision]: this.decision?.outcome,
       [Attr.authReason]: this.decision?.reason,
-      [Attr.subject]: caller ? boundedText(subject) : undefined,
-      [Attr.clientId]:
-        caller && this.#auth?.clientId ? boundedText(this.#auth.clientId) : undefined,
+      [Attr.subject]: caller.subject,
+      [Attr.clientId]: caller.clientId,
       [Attr.errorType]: this.#status >= 400 ? String(this.#status) : undefined,
     };
   }
@@ -151,7 +148,10 @@ export class HttpTrace implements RequestTrace {
   }
 
   #own(message: MessageTrace): SpanContext | undefined {
-    return message.meta && remoteContext({ ...message.meta });
+    if (message.clientContext === null) {
+      message.clientContext = message.meta && remoteContext({ ...message.meta });
+    }
+    return message.clientContext;
   }
 
   #headerContext(): SpanContext | undefined {
@@ -164,7 +164,7 @@ export class HttpTrace implements RequestTrace {
 
   #httpContext(): SpanContext | undefined {
     const http = this.httpIdentity();
-    return http && contextOf(http);
+    return http && spanContextOf(http);
   }
 }
 

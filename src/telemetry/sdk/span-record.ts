@@ -63,40 +63,83 @@ const spanContext = (record: ContextRecord): SpanContext => ({
   ...(record.traceState ? { traceState: new TraceState(record.traceState) } : {}),
 });
 
+/** A record's parts by name; `record` puts them in the tuple's order, the one place that knows it. */
+export interface RecordParts {
+  name: string;
+  kind: SpanKind;
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  traceState?: string;
+  isRemote?: boolean;
+  parentSpanId?: string;
+  parentIsRemote?: boolean;
+  startTime: HrTime;
+  endTime: HrTime;
+  status: { code: number; message?: string };
+  attributes: Attributes;
+  scope?: number;
+  links?: LinkRecord[];
+  events?: TimedEvent[];
+  dropped?: [attributes: number, events: number, links: number];
+}
+
+export function record(parts: RecordParts): SpanRecord {
+  return [
+    parts.name,
+    parts.kind,
+    parts.traceId,
+    parts.spanId,
+    parts.traceFlags,
+    parts.traceState ?? "",
+    parts.isRemote ? 1 : 0,
+    parts.parentSpanId ?? "",
+    parts.parentIsRemote ? 1 : 0,
+    parts.startTime,
+    parts.endTime,
+    parts.status.code,
+    parts.status.message ?? "",
+    parts.attributes,
+    parts.scope ?? 0,
+    parts.links?.length ? parts.links : 0,
+    parts.events?.length ? parts.events : 0,
+    parts.dropped ?? 0,
+  ];
+}
+
+/** An SDK span (engine attempts, Render's API calls, key fetches) as a record. */
 export function toRecord(span: ReadableSpan, scope: number): SpanRecord {
   const context = span.spanContext();
   const parent = span.parentSpanContext;
   const dropped = span.droppedAttributesCount + span.droppedEventsCount + span.droppedLinksCount;
-  return [
-    span.name,
-    span.kind,
-    context.traceId,
-    context.spanId,
-    context.traceFlags,
-    context.traceState?.serialize() ?? "",
-    context.isRemote ? 1 : 0,
-    parent?.spanId ?? "",
-    parent?.isRemote ? 1 : 0,
-    span.startTime,
-    span.endTime,
-    span.status.code,
-    span.status.message ?? "",
-    span.attributes,
+  return record({
+    name: span.name,
+    kind: span.kind,
+    traceId: context.traceId,
+    spanId: context.spanId,
+    traceFlags: context.traceFlags,
+    traceState: context.traceState?.serialize(),
+    isRemote: context.isRemote,
+    parentSpanId: parent?.spanId,
+    parentIsRemote: parent?.isRemote,
+    startTime: span.startTime,
+    endTime: span.endTime,
+    status: span.status,
+    attributes: span.attributes,
     scope,
-    span.links.length === 0
-      ? 0
-      : span.links.map((link: Link) => ({
-          context: contextRecord(link.context),
-          ...(link.attributes ? { attributes: link.attributes } : {}),
-          ...(link.droppedAttributesCount
-            ? { droppedAttributesCount: link.droppedAttributesCount }
-            : {}),
-        })),
-    span.events.length === 0 ? 0 : span.events,
-    dropped === 0
-      ? 0
-      : [span.droppedAttributesCount, span.droppedEventsCount, span.droppedLinksCount],
-  ];
+    links: span.links.map((link: Link) => ({
+      context: contextRecord(link.context),
+      ...(link.attributes ? { attributes: link.attributes } : {}),
+      ...(link.droppedAttributesCount
+        ? { droppedAttributesCount: link.droppedAttributesCount }
+        : {}),
+    })),
+    events: span.events,
+    dropped:
+      dropped === 0
+        ? undefined
+        : [span.droppedAttributesCount, span.droppedEventsCount, span.droppedLinksCount],
+  });
 }
 
 /** The span again, as the exporter reads it, with the export thread's resource. */

@@ -17,7 +17,7 @@ import type { Instruments } from "./instruments.js";
 import type { MessageTrace, Step } from "./message-trace.js";
 import { Attr } from "./names.js";
 import type { HttpTrace } from "./request-trace.js";
-import { contextRecord, type SpanRecord } from "./span-record.js";
+import { contextRecord, record, type SpanRecord } from "./span-record.js";
 
 /** Requests finished and not yet made spans of, at most; and the longest one waits. */
 const BATCH = 64;
@@ -66,10 +66,6 @@ export class RequestSpans {
     /** Absent: metrics only (no trace endpoint). */
     private readonly tracing: Tracing | undefined,
   ) {}
-
-  get tracingOn(): boolean {
-    return this.tracing !== undefined;
-  }
 
   finished(request: HttpTrace): void {
     this.#finished.push(request);
@@ -190,8 +186,8 @@ export class RequestSpans {
     }
   }
 
-  #add(record: SpanRecord): void {
-    this.tracing?.exporting.record(record, this.tracing.scope);
+  #add(made: SpanRecord): void {
+    this.tracing?.exporting.record(made, this.tracing.scope);
   }
 
   /** The conventions' attributes of its duration, one object per distinct set (a metric hashes each). */
@@ -224,7 +220,7 @@ export function remoteContext(
 }
 
 /** An identity as the context of work that continues it (a backend call's, an engine attempt's parent). */
-export function contextOf(identity: Identity, spanId = identity.spanId): SpanContext {
+export function spanContextOf(identity: Identity, spanId = identity.spanId): SpanContext {
   return {
     traceId: identity.traceId,
     spanId,
@@ -263,24 +259,19 @@ function spanRecord(
   attributes: Attributes,
   link?: SpanContext,
 ): SpanRecord {
-  return [
+  return record({
     name,
     kind,
-    identity.traceId,
-    identity.spanId,
-    TraceFlags.SAMPLED,
-    identity.traceState,
-    0,
-    identity.parentSpanId,
-    identity.parentIsRemote ? 1 : 0,
-    hrTime(start),
-    hrTime(end),
-    status.code,
-    status.message ?? "",
+    traceId: identity.traceId,
+    spanId: identity.spanId,
+    traceFlags: TraceFlags.SAMPLED,
+    traceState: identity.traceState,
+    parentSpanId: identity.parentSpanId,
+    parentIsRemote: identity.parentIsRemote,
+    startTime: hrTime(start),
+    endTime: hrTime(end),
+    status,
     attributes,
-    0,
-    link ? [{ context: contextRecord(link) }] : 0,
-    0,
-    0,
-  ];
+    ...(link ? { links: [{ context: contextRecord(link) }] } : {}),
+  });
 }
