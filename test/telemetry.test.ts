@@ -337,7 +337,7 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
     );
     expect((await lastMessage(task)).error?.code).toBe(-32602);
 
-    const spans = await spansOf(context.traceId, 7);
+    const spans = await spansOf(context.traceId, 8);
     expect(named(spans, "tools/call get_task_run")).toMatchObject({
       status: { code: ERROR },
       attributes: {
@@ -359,6 +359,21 @@ describe.each(["http/protobuf", "http/json"])("OpenTelemetry over OTLP %s", (pro
       { "workflows_mcp.token.cache": "hit" },
       { "workflows_mcp.token.cache": "hit" },
     ]);
+    // Each read of the run is a backend span under its own call: the tool's and the task method's.
+    const reads = spans.filter((s) => s.name === "get run");
+    expect(reads.map((s) => s.parentSpanId).sort()).toEqual(
+      [named(spans, "tools/call get_task_run").spanId, named(spans, "tasks/get").spanId].sort(),
+    );
+    for (const read of reads) {
+      expect(read).toMatchObject({
+        status: { code: ERROR },
+        attributes: {
+          "workflows_mcp.backend": "local",
+          "workflows_mcp.run.id": missing,
+          "error.type": "ERR_RUN_NOT_FOUND",
+        },
+      });
+    }
   });
 
   it("a 2025-era batch: one span per message under the HTTP request's, each with its own backend call", async () => {

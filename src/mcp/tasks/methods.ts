@@ -46,8 +46,9 @@ export function taskMethodHandlers(parts: ServerParts, catalogue: Catalogue) {
 
   const runOfTask = async (ctx: ServerContext, taskId: string) => {
     try {
-      const { caller, budget } = contextOf(parts, ctx);
-      return await parts.backend.getRun(taskId, accessFor(caller, "read"), budget);
+      // The call's backend (telemetry on: its read is a span under the message's).
+      const { caller, budget, backend } = contextOf(parts, ctx);
+      return await backend.getRun(taskId, accessFor(caller, "read"), budget);
     } catch (error) {
       throw protocolError(error);
     }
